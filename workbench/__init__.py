@@ -1,0 +1,65 @@
+"""workbench: a plugin-based workbench for data-effective machine learning in physics and
+materials science.
+
+The public API for plugin authors lives here; see CONTRIBUTING.md.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .bundle import Bundle, Table, TargetInfo
+from .cache import Cache
+from .components import (
+    KINDS,
+    Component,
+    Curriculum,
+    Dataset,
+    Figure,
+    Metric,
+    MetricValue,
+    Model,
+    NoParams,
+    Params,
+    Representation,
+    Simulator,
+)
+from .context import CellContext, derive_seed
+from .datafiles import DataLocator, Download
+from .errors import ComponentError, DataCorruptError, DataNotFoundError, StudyError, WorkbenchError
+from .hookspecs import hookimpl
+from .registry import get_registry
+
+try:
+    __version__ = version("workbench")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "KINDS",
+    "Bundle",
+    "Cache",
+    "CellContext",
+    "Component",
+    "ComponentError",
+    "Curriculum",
+    "DataCorruptError",
+    "DataLocator",
+    "DataNotFoundError",
+    "Dataset",
+    "Download",
+    "Figure",
+    "Metric",
+    "MetricValue",
+    "Model",
+    "NoParams",
+    "Params",
+    "Representation",
+    "Simulator",
+    "StudyError",
+    "Table",
+    "TargetInfo",
+    "WorkbenchError",
+    "__version__",
+    "derive_seed",
+    "get_registry",
+    "hookimpl",
+]

@@ -1,0 +1,252 @@
+"""The component contract: what every plugin component provides, kind by kind.
+
+A component is a class. The kernel reads its class attributes to list, validate and document
+it, and builds one instance per cell from the study's parameters::
+
+    class Ridge(Model):
+        name = "ridge"                       # registry name, kebab-case, unique in its kind
+        summary = "Ridge regression."        # one line for `workbench plugins`
+        tasks = frozenset({"regression"})
+
+        class Params(workbench.Params):      # pydantic; unknown keys are refused
+            alpha: float = 1.0
+
+        def fit(self, train, context): ...
+        def predict(self, table): ...
+
+``self.params`` is the validated ``Params`` instance. Components must be picklable (cells may
+run in worker processes) and deterministic given ``context.seed``. ``workbench.testing``
+checks all of this; run it on your own components.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .bundle import Bundle, Table, TargetInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure as MplFigure
+
+    from .context import CellContext
+    from .run_view import RunView
+
+KINDS: tuple[str, ...] = (
+    "dataset",
+    "representation",
+    "model",
+    "curriculum",
+    "simulator",
+    "metric",
+    "figure",
+)
+"""Every kind of component, in the order the kernel lists them."""
+
+NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class Params(BaseModel):
+    """Base of every parameter model: unknown keys are refused and values are immutable.
+
+    Document each field with ``Field(description=...)``; the description and default are shown
+    by ``workbench show`` and in validation errors.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    """For components that take no parameters."""
+
+
+class Component(ABC):
+    """Base of all components. Subclass one of the kind bases below, not this."""
+
+    kind: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = NoParams
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Other study sections this component needs built and passed in ``context.components``
+    (for example a dataset that needs a ``"simulator"``)."""
+
+    def __init__(self, params: Params | Mapping[str, Any] | None = None):
+        if params is None:
+            params = self.Params()
+        elif not isinstance(params, self.Params):
+            params = self.Params.model_validate(dict(params))
+        self.params = params
+
+    @classmethod
+    @classmethod
+    def contract_params(cls) -> list[dict[str, Any]]:
+        """Parameter sets that ``workbench.testing`` exercises; keep them small and fast."""
+        return [{}]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"
+
+
+class Dataset(Component):
+    """Loads data into a :class:`~workbench.Bundle`.
+
+    Find files with ``context.data.find(...)`` so that an explicit path, the data directory,
+    the cache and a checksummed download are tried in order, and a missing file becomes a
+    clear message. Cache expensive preparation with ``context.cache``.
+    """
+
+    kind = "dataset"
+
+    @abstractmethod
+    def describe_targets(self) -> dict[str, TargetInfo]:
+        """The targets this dataset provides, known from the parameters alone (no loading),
+        so that a study can be validated before anything runs."""
+
+    @abstractmethod
+    def load(self, context: CellContext) -> Bundle:
+        """Load (or build) the data for one cell."""
+
+
+class Representation(Component):
+    """Turns a table's inputs into model inputs, fitted on the training table only."""
+
+    kind = "representation"
+
+    def seen_labels(self) -> frozenset[str]:
+        """Targets whose values this representation has used. A study predicting one of them
+        with this representation is refused at validation (label leakage)."""
+        return frozenset()
+
+    def fit(self, train: Table, context: CellContext) -> None:
+        """Learn whatever the representation needs from the training table (default: none)."""
+
+    @abstractmethod
+    def transform(self, table: Table, context: CellContext) -> np.ndarray:
+        """Model inputs for ``table``: a float array with one row per sample."""
+
+    def feature_names(self) -> tuple[str, ...] | None:
+        """Names of the output columns, when they have names (after ``fit``)."""
+        return None
+
+
+class Model(Component):
+    """Fits on a training table and predicts for any table with the same kind of inputs.
+
+    ``predict`` returns an array (for classification: class probabilities ``(n, n_classes)``;
+    for regression: ``(n,)``) or, for models with several heads, a dict from target name to
+    such arrays.
+    """
+
+    kind = "model"
+    tasks: ClassVar[frozenset[str]] = frozenset()
+    """Target tasks this model can fit."""
+    curricula: ClassVar[frozenset[str]] = frozenset()
+    """Curriculum interfaces this model understands (see :class:`Curriculum`)."""
+
+    def required_targets(self) -> frozenset[str]:
+        """Targets besides the study's target that this model trains on (auxiliary heads)."""
+        return frozenset()
+
+    @abstractmethod
+    def fit(self, train: Table, context: CellContext) -> None:
+        """Train on ``train``; ``context.target`` names the target to predict."""
+
+    @abstractmethod
+    def predict(self, table: Table) -> np.ndarray | dict[str, np.ndarray]:
+        """Predictions for every sample of ``table``."""
+
+    @classmethod
+    def contract_bundle(cls, task: str, rng: np.random.Generator) -> tuple[Bundle, str] | None:
+        """A small bundle and target to exercise this model in ``workbench.testing``; ``None``
+        lets the testing module build a generic one for the standard tasks."""
+        return None
+
+
+class Curriculum(Component):
+    """Decides what a model sees when: sample weights, subsets, masked inputs, budgets.
+
+    The kernel knows only the ``interface`` string; the protocol behind it is defined by the
+    plugin that defines the interface, and a model lists the interfaces it understands in
+    ``Model.curricula``. A study pairing a model with a curriculum it does not understand is
+    refused at validation.
+    """
+
+    kind = "curriculum"
+    interface: ClassVar[str] = ""
+
+
+class Simulator(Component):
+    """Produces ground truth on demand for a batch of scenarios.
+
+    ``Scenario`` is the parameter model of one scenario; ``simulate`` advances all scenarios
+    together and returns an array (or dict of arrays) whose first axis is the scenario.
+    """
+
+    kind = "simulator"
+    Scenario: ClassVar[type[Params]] = NoParams
+
+    @abstractmethod
+    def simulate(self, scenarios: Sequence[Params], context: CellContext | None = None) -> Any:
+        """Ground truth for every scenario, stacked along the first axis."""
+
+    @classmethod
+    def contract_scenarios(cls) -> list[dict[str, Any]]:
+        """Scenarios (as dicts) for ``workbench.testing``; keep them cheap."""
+        return [{}]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric's result: the summary ``value`` and, for per-step metrics, one value per step
+    (frame, epoch, ...), named by the metric's ``step_name``."""
+
+    value: float
+    steps: np.ndarray | None = None
+
+
+class Metric(Component):
+    """Scores predictions against truth."""
+
+    kind = "metric"
+    tasks: ClassVar[frozenset[str]] = frozenset()
+    higher_is_better: ClassVar[bool] = True
+    step_name: ClassVar[str | None] = None
+    """Set when ``score`` also returns per-step values (e.g. ``"frame"``)."""
+
+    @abstractmethod
+    def score(self, truth: np.ndarray, prediction: np.ndarray, info: TargetInfo) -> float | MetricValue:
+        """Score ``prediction`` against ``truth`` (both with the sample on the first axis)."""
+
+    @classmethod
+    def contract_cases(cls, task: str, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, TargetInfo]] | None:
+        """``(truth, good_prediction, bad_prediction, info)`` cases for ``workbench.testing``;
+        ``None`` lets the testing module build them for the standard tasks."""
+        return None
+
+
+class Figure(Component):
+    """Draws one figure from a finished (or partly finished) run."""
+
+    kind = "figure"
+
+    @abstractmethod
+    def draw(self, run: RunView) -> MplFigure | None:
+        """Return a matplotlib figure, or ``None`` when the run holds nothing to draw."""
+
+
+KIND_BASES: dict[str, type[Component]] = {
+    "dataset": Dataset,
+    "representation": Representation,
+    "model": Model,
+    "curriculum": Curriculum,
+    "simulator": Simulator,
+    "metric": Metric,
+    "figure": Figure,
+}
