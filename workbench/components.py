@@ -135,6 +135,12 @@ class Representation(Component):
         """Names of the output columns, when they have names (after ``fit``)."""
         return None
 
+    @classmethod
+    def contract_bundle(cls, rng: np.random.Generator) -> Bundle | None:
+        """A small bundle whose inputs suit this representation, for ``workbench.testing``;
+        ``None`` lets the testing module use a generic numeric one."""
+        return None
+
 
 class Model(Component):
     """Fits on a training table and predicts for any table with the same kind of inputs.

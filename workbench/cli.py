@@ -1,0 +1,267 @@
+"""The ``workbench`` command line: run, validate, show, plugins, report.
+
+Exit codes: 0 success; 1 a run finished with failed cells; 2 an invalid study, bad input or
+missing data; 130 interrupted (finished cells are kept; re-run with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table as RichTable
+
+from . import __version__
+from .components import KINDS
+from .describe import describe_params
+from .errors import StudyError, WorkbenchError
+from .registry import get_registry
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    name="workbench",
+    help="Validated, reproducible, resumable studies for data-effective machine learning in physics and materials science.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+StudyPaths = Annotated[list[Path], typer.Argument(help="Study YAML file(s).", show_default=False)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"workbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Validated, reproducible, resumable studies: `workbench run studies/emulator.yaml`."""
+
+
+def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _load(paths: list[Path]):
+    from .study import load_study
+
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_study(path))
+        except StudyError as error:
+            problems.append((path, error))
+    return loaded, problems
+
+
+def _print_problems(problems) -> None:
+    for path, error in problems:
+        count = len(error.problems)
+        err_console.print(f"[bold red]✗ {escape(str(path))}[/]: {count} problem{'s' if count != 1 else ''}")
+        for problem in error.problems:
+            err_console.print("  " + escape(problem.render()).replace("\n", "\n  "))
+
+
+def _set_dirs(cache_dir: Optional[Path], data_dir: Optional[Path]) -> None:
+    # Environment variables reach plugins and worker processes alike.
+    if cache_dir is not None:
+        os.environ["WORKBENCH_CACHE_DIR"] = str(cache_dir.expanduser().resolve())
+    if data_dir is not None:
+        os.environ["WORKBENCH_DATA_DIR"] = str(data_dir.expanduser().resolve())
+
+
+@app.command()
+def validate(studies: StudyPaths) -> None:
+    """Check study files without running them: components, parameters, targets, grid."""
+    loaded, problems = _load(studies)
+    for study in loaded:
+        axes = ", ".join(f"{a.name} ({len(a.values)})" for a in study.axes) or "none"
+        console.print(f"[green]✓[/] {escape(str(study.path))}: {len(study.cells)} cells; axes: {escape(axes)}")
+    _print_problems(problems)
+    if problems:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def show(
+    study: Annotated[Path, typer.Argument(help="Study YAML file.", show_default=False)],
+    cells: Annotated[bool, typer.Option("--cells", help="Also list every cell with its coordinates and seed.")] = False,
+) -> None:
+    """Print a study as it will run: every component's parameters with defaults, and its grid."""
+    loaded, problems = _load([study])
+    if problems:
+        _print_problems(problems)
+        raise typer.Exit(EXIT_INVALID)
+    resolved = loaded[0].resolved()
+    console.print(Syntax(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), "yaml", background_color="default"))
+    console.print(f"{len(loaded[0].cells)} cells; axes: " + ", ".join(f"{a.name} ({len(a.values)})" for a in loaded[0].axes))
+    if cells:
+        table = RichTable("cell", *[a.name for a in loaded[0].axes], "seed")
+        for cell in loaded[0].cells:
+            table.add_row(cell.id, *[cell.coordinates.get(a.name, "") for a in loaded[0].axes], str(cell.seed))
+        console.print(table)
+
+
+@app.command()
+def plugins(
+    params: Annotated[bool, typer.Option("--params", "-p", help="Also list each component's parameters with types and defaults.")] = False,
+) -> None:
+    """List every registered component by kind, with the plugin and distribution providing it."""
+    registry = get_registry()
+    for kind in KINDS:
+        table = RichTable(title=f"{kind}s", title_justify="left", show_lines=params)
+        table.add_column("name", style="bold cyan")
+        table.add_column("summary")
+        table.add_column("source", style="dim")
+        for entry in registry.entries(kind):
+            summary = entry.summary
+            if params:
+                lines = describe_params(entry.cls.Params)
+                summary += ("\n" + "\n".join(f"  • {line}" for line in lines)) if lines else ""
+            table.add_row(entry.name, escape(summary), escape(f"{entry.plugin} ({entry.distribution})"))
+        if not registry.entries(kind):
+            table.add_row("—", "(none registered)", "")
+        console.print(table)
+    if registry.failures:
+        console.print("[bold red]Plugins that failed to load (skipped):[/]")
+        for failure in registry.failures:
+            console.print(f"  [red]✗[/] {escape(failure.plugin)} ({escape(failure.distribution)}): {escape(failure.error)}")
+
+
+@app.command()
+def run(
+    studies: StudyPaths,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Cells run at once in worker processes (1: in this process).")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish the latest run of each study (or --run-dir), skipping finished cells.")] = False,
+    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Run directory to use (default: RUNS_ROOT/<study>/<timestamp>).")] = None,
+    runs_root: Annotated[Path, typer.Option("--runs-root", help="Where new run directories are made.")] = Path("runs"),
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache for expensive intermediates [default: $WORKBENCH_CACHE_DIR or ~/.cache/workbench].")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory laid out like shared/data [default: $WORKBENCH_DATA_DIR].")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; only the final report.")] = False,
+) -> None:
+    """Validate and run studies, then report. Ctrl-C keeps finished cells; add --resume to continue."""
+    from .runner import RunOptions, Runner
+
+    if run_dir is not None and len(studies) > 1:
+        raise _fail("--run-dir takes a single study")
+    _set_dirs(cache_dir, data_dir)
+    loaded, problems = _load(studies)
+    if problems:
+        _print_problems(problems)
+        raise typer.Exit(EXIT_INVALID)
+    code = EXIT_OK
+    for study in loaded:
+        options = RunOptions(runs_root=runs_root, run_dir=run_dir, resume=resume, jobs=jobs, cache_dir=cache_dir, data_dir=data_dir)
+        try:
+            result = _run_one(study, Runner(study, options), quiet)
+        except WorkbenchError as error:
+            raise _fail(str(error)) from None
+        if result.interrupted:
+            command = f"workbench run {shlex.quote(str(study.path))} --resume" + (f" --run-dir {shlex.quote(str(result.run_dir))}" if run_dir else "")
+            err_console.print(
+                f"[bold yellow]Interrupted.[/] {result.done} of {result.total} cells are finished and saved in {escape(str(result.run_dir))}.\n"
+                f"Resume with: [bold]{escape(command)}[/]"
+            )
+            raise typer.Exit(EXIT_INTERRUPTED)
+        if not result.ok:
+            code = EXIT_FAILED
+    raise typer.Exit(code)
+
+
+def _run_one(study, runner, quiet: bool):
+    from .report import RichSink, make_progress
+
+    progress = make_progress(console)
+    sink = RichSink(progress) if not quiet else None
+    overall: dict[str, int] = {}
+
+    def on_start(run_dir: Path, total: int, skipped: int, resumed: bool) -> None:
+        what = "Resuming" if resumed else "Running"
+        console.print(f"[bold]{what} {escape(study.name)}[/] → {escape(str(run_dir))}")
+        console.print(f"  {total} cells" + (f", {skipped} already finished" if skipped else ""))
+        overall["task"] = progress.add_task(f"{study.name}: cells", total=total, completed=skipped, shown={})
+
+    def on_outcome(outcome) -> None:
+        progress.advance(overall["task"])
+        cell = next(c for c in study.cells if c.id == outcome.cell_id)
+        where = " ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.coordinates.items())
+        if outcome.ok:
+            progress.console.print(f"  [green]✓[/] {outcome.cell_id} {escape(where)} [dim]({outcome.seconds:.1f} s)[/]")
+        else:
+            progress.console.print(f"  [red]✗[/] {outcome.cell_id} {escape(where)}: {escape(outcome.error or '')}")
+
+    if quiet:
+        result = runner.run(None, on_start, on_outcome)
+    else:
+        with progress:
+            result = runner.run(sink, on_start, on_outcome)
+    _print_report(study.name, result.run_dir, study.group_by, result)
+    return result
+
+
+def _print_report(name: str, run_dir: Path, group_by: list[str], result=None) -> None:
+    from .report import summary_table
+    import pandas as pd
+
+    summary = result.summary if result is not None else pd.read_csv(run_dir / "summary.csv", keep_default_na=False, na_values=[""])
+    console.print(summary_table(summary, group_by, f"{name}: mean ± std over replicates"))
+    if result is not None:
+        status = f"{result.done}/{result.total} cells finished" + (f", {len(result.failed)} failed" if result.failed else "")
+        console.print(f"{status} in {result.seconds:.1f} s")
+        for cell_id, error in result.failed.items():
+            console.print(f"  [red]✗ {cell_id}[/]: {escape(error)}")
+    figures = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").exists() else []
+    console.print(f"Results table: {escape(str(run_dir / 'results.csv'))}")
+    console.print(f"Summary:       {escape(str(run_dir / 'summary.csv'))}")
+    for figure in figures:
+        console.print(f"Figure:        {escape(str(figure))}")
+    console.print(f"Log:           {escape(str(run_dir / 'run.log'))}")
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<study>/<timestamp>).", show_default=False)],
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Redraw the figures.")] = True,
+) -> None:
+    """Re-render a finished (or interrupted) run's table and figures from its directory."""
+    from .report import draw_figures, write_summary_files
+    from .run_view import RunView
+
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise _fail(f"{run_dir} is not a run directory (no manifest.json). Runs are under runs/<study>/<timestamp>/.")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        view = RunView(run_dir)
+        group_by = manifest.get("group_by", manifest.get("axes", []))
+        write_summary_files(view, group_by, {"study": manifest.get("study_name"), "run_dir": str(run_dir), "status": manifest.get("status")})
+        if figures:
+            draw_figures(view, run_dir / "figures")
+    except (json.JSONDecodeError, KeyError, OSError) as error:
+        raise _fail(f"{run_dir} holds a damaged run record ({error}); re-run the study with --resume --run-dir {run_dir}") from None
+    _print_report(manifest.get("study_name", run_dir.name), run_dir, group_by)
+
+
+def main() -> None:
+    try:
+        app()
+    except WorkbenchError as error:
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}")
+        raise SystemExit(EXIT_INVALID) from None
