@@ -202,10 +202,12 @@ def _compute(job: CellJob, cell_dir: Path, sink: ProgressSink, log: logging.Logg
     bundle = dataset.load(context)
     target = study.target or next(iter(bundle.targets))
     bundle = prepare_bundle(bundle, study, target, context)
+    context.feature_names = bundle.feature_names
     representation = built.get("representation")
     if representation is not None:
         representation.fit(bundle.train, context)
         bundle = bundle.map_tables(lambda _, table: table.with_inputs(representation.transform(table, context)))
+        context.feature_names = representation.feature_names()
     context.target = target
     context.targets = dict(bundle.targets)
     context.validation = bundle.validation

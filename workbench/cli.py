@@ -20,7 +20,7 @@ from rich.syntax import Syntax
 from rich.table import Table as RichTable
 
 from . import __version__
-from .components import KINDS
+from .components import KINDS, PLURALS
 from .describe import describe_params
 from .errors import StudyError, WorkbenchError
 from .registry import get_registry
@@ -126,7 +126,7 @@ def plugins(
     """List every registered component by kind, with the plugin and distribution providing it."""
     registry = get_registry()
     for kind in KINDS:
-        table = RichTable(title=f"{kind}s", title_justify="left", show_lines=params)
+        table = RichTable(title=PLURALS[kind], title_justify="left", show_lines=params)
         table.add_column("name", style="bold cyan")
         table.add_column("summary")
         table.add_column("source", style="dim")

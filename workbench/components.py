@@ -49,6 +49,8 @@ KINDS: tuple[str, ...] = (
 )
 """Every kind of component, in the order the kernel lists them."""
 
+PLURALS: dict[str, str] = {kind: kind + "s" for kind in KINDS} | {"curriculum": "curricula"}
+
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 

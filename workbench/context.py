@@ -47,6 +47,7 @@ class CellContext:
     - ``components``: the cell's built components by study section (``"simulator"``, ...).
     - ``target``, ``targets``: the target to predict and every target's :class:`TargetInfo`.
     - ``validation``: the validation table (after the representation), if the dataset has one.
+    - ``feature_names``: names of the input columns, when the dataset (or representation) gives them.
     - ``curriculum``: the cell's curriculum, or ``None``.
     - ``study_dir``: the study file's directory (relative paths in parameters are resolved here).
     - ``threads``: how many CPU threads this cell may use.
@@ -63,6 +64,7 @@ class CellContext:
     target: str | None = None
     targets: dict[str, TargetInfo] = field(default_factory=dict)
     validation: Table | None = None
+    feature_names: tuple[str, ...] | None = None
     curriculum: Curriculum | None = None
     threads: int = 1
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("workbench.cell"))

@@ -19,7 +19,7 @@ import pluggy
 from pydantic import BaseModel
 
 from . import hookspecs
-from .components import KIND_BASES, KINDS, NAME_PATTERN, Component
+from .components import KIND_BASES, KINDS, NAME_PATTERN, PLURALS, Component
 from .errors import WorkbenchError
 
 ENTRY_POINT_GROUP = "workbench.plugins"
@@ -55,7 +55,7 @@ class UnknownComponentError(WorkbenchError):
         self.kind, self.name, self.suggestions, self.available = kind, name, suggestions, available
         hint = f" Did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         listing = ", ".join(available) if available else "(none registered)"
-        super().__init__(f"{kind} {name!r} is not registered.{hint} Registered {kind}s: {listing}.")
+        super().__init__(f"{kind} {name!r} is not registered.{hint} Registered {PLURALS[kind]}: {listing}.")
 
 
 def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:

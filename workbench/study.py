@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import yaml_source
 from .cache import canonical_json, digest
-from .components import Component
+from .components import PLURALS, Component
 from .context import derive_seed
 from .describe import describe_params, field_names
 from .errors import Location, Problem, StudyError
@@ -451,7 +451,7 @@ class _Validator:
                     self.add(
                         f"{component.kind} {component.name!r} needs a {needed}: add `{needed}: {{use: NAME}}` to the study",
                         self.at_value(origin, (section.split(':')[0],)),
-                        f"Registered {needed}s: {names}" if names else None,
+                        f"Registered {PLURALS[needed]}: {names}" if names else None,
                     )
         scored: set[str] = {target}
         for i, spec in enumerate(study.metrics):

@@ -58,6 +58,10 @@ class SklearnModel(Model):
                 raise ComponentError(f"target {context.target!r} has a single class in the training set; a classifier needs two")
         self.estimator_ = self.estimator(info.task, context.seed, context.threads)
         self.estimator_.fit(X, y)
+        if "n_jobs" in self.estimator_.get_params():
+            # Threads add tree predictions in whatever order they finish, which changes the
+            # last bits; one thread keeps predictions identical run to run.
+            self.estimator_.set_params(n_jobs=1)
 
     def predict(self, table: Table) -> np.ndarray:
         X = as_matrix(table.inputs)

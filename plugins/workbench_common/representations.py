@@ -42,6 +42,8 @@ class Raw(Representation):
 
     def fit(self, train: Table, context: CellContext) -> None:
         _, self.names_ = numeric_matrix(train.inputs)
+        if self.names_ is None and context.feature_names is not None:
+            self.names_ = tuple(context.feature_names)
         # Missing label values in an added column are filled with the training mean, so a
         # sample is never dropped or given a made-up class because a *feature* label is absent.
         self.fill_ = {}

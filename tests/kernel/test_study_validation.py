@@ -1,0 +1,229 @@
+"""Study files are refused before anything runs, with file:line:column and what is allowed."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import workbench
+from workbench.errors import StudyError
+from workbench.registry import load_registry
+from workbench.study import load_study
+
+DATA = Path(__file__).resolve().parents[2] / "plugins" / "workbench_common" / "data" / "esol_descriptors.csv"
+
+BASE = f"""\
+seed: 1
+dataset:
+  use: csv-table
+  with:
+    path: {DATA}
+    targets: {{measured_log_solubility: regression, soluble: classification}}
+target: measured_log_solubility
+model: linear
+metrics: [rmse]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "study.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems(tmp_path: Path, text: str, registry=None) -> list[str]:
+    with pytest.raises(StudyError) as caught:
+        load_study(write(tmp_path, text), registry)
+    return [p.render() for p in caught.value.problems]
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(textwrap.dedent(text).splitlines(), 1) if needle in line)
+
+
+def test_a_valid_study_expands_its_grid_into_seeded_cells(tmp_path):
+    text = BASE + "repeats: 2\ngrid:\n  model: [linear, random-forest]\n  train_size: [50, 100]\n"
+    study = load_study(write(tmp_path, text))
+    assert len(study.cells) == 8
+    assert [a.name for a in study.axes] == ["model", "train_size", "replicate"]
+    assert study.cells[0].coordinates == {"model": "linear", "train_size": "50", "replicate": "0"}
+    assert len({c.seed for c in study.cells}) == 8
+    again = load_study(write(tmp_path, text, "again.yaml"))
+    assert [c.seed for c in again.cells] == [c.seed for c in study.cells]
+    assert [c.id for c in again.cells] == [c.id for c in study.cells]
+
+
+def test_seed_axes_pair_cells_that_differ_only_in_other_axes(tmp_path):
+    text = BASE + "repeats: 2\nseed_axes: [replicate]\ngrid:\n  model: [linear, random-forest]\n"
+    cells = load_study(write(tmp_path, text)).cells
+    by = {(c.coordinates["model"], c.coordinates["replicate"]): c.seed for c in cells}
+    assert by[("linear", "0")] == by[("random-forest", "0")]
+    assert by[("linear", "0")] != by[("linear", "1")]
+
+
+def test_the_study_seed_changes_every_cell_seed(tmp_path):
+    a = load_study(write(tmp_path, BASE, "a.yaml")).cells[0].seed
+    b = load_study(write(tmp_path, BASE.replace("seed: 1", "seed: 2"), "b.yaml")).cells[0].seed
+    assert a != b
+
+
+def test_a_typo_in_a_component_name_is_located_and_suggests_the_name(tmp_path):
+    text = BASE.replace("model: linear", "model: {use: random-forrest}")
+    [message] = problems(tmp_path, text)
+    assert message.startswith(f"{tmp_path / 'study.yaml'}:{line_of(text, 'random-forrest')}:")
+    assert "model 'random-forrest' is not registered" in message
+    assert "Did you mean 'random-forest'?" in message
+    assert "gradient-boosting, linear, random-forest" in message
+
+
+def test_an_unknown_parameter_lists_the_allowed_ones_with_types_and_defaults(tmp_path):
+    text = BASE.replace("model: linear", "model:\n  use: random-forest\n  with:\n    n_estimator: 10")
+    [message] = problems(tmp_path, text)
+    assert f":{line_of(text, 'n_estimator')}:5:" in message
+    assert "has no parameter 'n_estimator'; did you mean 'n_estimators'?" in message
+    assert "n_estimators: int = 100 — number of trees" in message
+    assert "max_depth: int or null = None" in message
+
+
+def test_a_wrong_type_names_the_value_and_the_expected_type(tmp_path):
+    text = BASE.replace("model: linear", "model:\n  use: random-forest\n  with: {n_estimators: many}")
+    [message] = problems(tmp_path, text)
+    assert f":{line_of(text, 'many')}:" in message
+    assert "n_estimators" in message and "valid integer" in message and "'many'" in message
+    assert "n_estimators: int = 100" in message
+
+
+def test_broken_yaml_is_a_located_syntax_error(tmp_path):
+    [message] = problems(tmp_path, "seed: 1\ndataset: {use: csv-table\nmodel: linear\n")
+    assert "YAML syntax error" in message and ":3:" in message
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    [message] = problems(tmp_path, BASE + "model: random-forest\n")
+    assert "key 'model' is given twice" in message
+
+
+def test_an_unknown_top_level_key_is_suggested(tmp_path):
+    found = problems(tmp_path, BASE + "metircs: [r2]\n")
+    assert any("unknown key 'metircs'; did you mean 'metrics'?" in m for m in found)
+
+
+def test_every_problem_is_reported_at_once_in_line_order(tmp_path):
+    text = BASE.replace("model: linear", "model: {use: lineer}").replace("metrics: [rmse]", "metrics: [rmsee]")
+    found = problems(tmp_path, text)
+    assert len(found) == 2
+    assert "lineer" in found[0] and "rmsee" in found[1]
+
+
+def test_a_bad_value_in_the_grid_points_at_the_grid(tmp_path):
+    text = BASE + "grid:\n  model.with.C: [1.0, strong]\n"
+    [message] = problems(tmp_path, text)
+    assert f":{line_of(text, 'strong')}:" in message
+    assert "'strong'" in message
+
+
+@pytest.mark.parametrize(
+    "grid, expected",
+    [
+        ("  modle.with.C: [1]\n", "'modle' is not a study key that can vary; did you mean 'model'?"),
+        ("  model.C: [1]\n", "a component's parameters live under 'with' (e.g. model.with.C)"),
+        ("  train_size: []\n", "needs a non-empty list of values"),
+        ("  replicate: [0, 1]\n", "set `repeats: N` instead"),
+        ("  zip:\n    - train_size: [10, 20]\n      model.with.C: [1.0]\n", "zipped axes must have equal lengths"),
+    ],
+)
+def test_grid_mistakes_are_explained(tmp_path, grid, expected):
+    found = problems(tmp_path, BASE + "grid:\n" + grid)
+    assert any(expected in m for m in found), found
+
+
+def test_zipped_axes_vary_together(tmp_path):
+    text = BASE + "grid:\n  zip:\n    - train_size: [50, 100]\n      model.with.C: [0.5, 2.0]\n"
+    cells = load_study(write(tmp_path, text)).cells
+    assert [(c.coordinates["train_size"], c.coordinates["model.with.C"]) for c in cells] == [("50", "0.5"), ("100", "2.0")]
+
+
+def test_a_target_the_dataset_lacks_lists_its_targets(tmp_path):
+    [message] = problems(tmp_path, BASE.replace("target: measured_log_solubility", "target: solubility"))
+    assert "target 'solubility' is not provided by dataset 'csv-table'" in message
+    assert "measured_log_solubility (regression), soluble (classification)" in message
+
+
+def test_a_metric_for_another_task_is_refused(tmp_path):
+    [message] = problems(tmp_path, BASE.replace("metrics: [rmse]", "metrics: [accuracy]"))
+    assert "metric 'accuracy' does not apply to target 'measured_log_solubility', a 'regression' target" in message
+
+
+def test_a_metric_may_score_another_target_of_a_multi_head_model(tmp_path):
+    text = BASE.replace("metrics: [rmse]", "metrics: [rmse, {use: accuracy, target: soluble}]")
+    study = load_study(write(tmp_path, text))
+    assert study.study.metrics[1].display() == "soluble:accuracy"
+
+
+def test_a_representation_that_saw_the_target_is_refused_as_leakage(tmp_path):
+    text = BASE.replace("target: measured_log_solubility", "target: soluble").replace("metrics: [rmse]", "metrics: [roc-auc]")
+    text += "representation: {use: raw, with: {add_targets: [soluble]}}\n"
+    [message] = problems(tmp_path, text)
+    assert "was built from label(s) 'soluble', so it cannot be used to predict them" in message
+    fine = text.replace("add_targets: [soluble]", "add_targets: [measured_log_solubility]")
+    assert load_study(write(tmp_path, fine, "fine.yaml")).cells
+
+
+def test_leakage_through_a_nested_representation_is_caught_per_cell(tmp_path):
+    text = BASE.replace("metrics: [rmse]", "metrics: [rmse]\nrepresentation: raw")
+    text += "grid:\n  representation:\n    - raw\n    - {use: concat, with: {parts: [raw, {use: raw, with: {add_targets: [measured_log_solubility]}}]}}\n"
+    [message] = problems(tmp_path, text)
+    assert "leak" in message and "measured_log_solubility" in message
+
+
+class _Schedule(workbench.Curriculum):
+    name = "test-schedule"
+    summary = "a curriculum no common model understands"
+    interface = "test-interface"
+
+
+class _NeedsSimulator(workbench.Dataset):
+    name = "needs-simulator"
+    summary = "a dataset that asks for a simulator"
+    requires = ("simulator",)
+
+    def describe_targets(self):
+        return {"y": workbench.TargetInfo("regression")}
+
+    def load(self, context):
+        table = workbench.Table(np.zeros((4, 1)), {"y": np.zeros(4)})
+        return workbench.Bundle(table, {"test": table}, {"y": workbench.TargetInfo("regression")})
+
+
+@pytest.fixture
+def extended_registry():
+    registry = load_registry()
+    registry.add(_Schedule, "curriculum", "tests", "tests")
+    registry.add(_NeedsSimulator, "dataset", "tests", "tests")
+    return registry
+
+
+def test_a_curriculum_the_model_does_not_understand_is_refused(tmp_path, extended_registry):
+    [message] = problems(tmp_path, BASE + "curriculum: test-schedule\n", extended_registry)
+    assert "model 'linear' does not understand curriculum 'test-schedule' (interface 'test-interface')" in message
+
+
+def test_a_component_that_needs_a_simulator_says_so(tmp_path, extended_registry):
+    text = "dataset: needs-simulator\nmodel: linear\nmetrics: [rmse]\n"
+    [message] = problems(tmp_path, text, extended_registry)
+    assert "dataset 'needs-simulator' needs a simulator: add `simulator: {use: NAME}`" in message
+
+
+def test_a_missing_study_file_is_a_clear_error(tmp_path):
+    with pytest.raises(StudyError, match="does not exist"):
+        load_study(tmp_path / "nope.yaml")
+
+
+def test_resolved_study_fills_in_defaults(tmp_path):
+    study = load_study(write(tmp_path, BASE))
+    resolved = study.resolved()
+    assert resolved["model"] == {"use": "linear", "with": {"C": 1.0, "alpha": 0.0, "standardize": True, "max_iter": 2000}}
+    assert resolved["dataset"]["with"]["test_fraction"] == 0.2

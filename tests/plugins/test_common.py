@@ -1,0 +1,126 @@
+"""The common plugin: metric values against hand computations and scikit-learn, models that
+learn, the CSV dataset's splits, and the raw/concat representations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from workbench import CellContext, ComponentError, MetricValue, TargetInfo
+from workbench.registry import get_registry
+from workbench_common.datasets import split_indices
+
+DATA = Path(__file__).resolve().parents[2] / "plugins" / "workbench_common" / "data" / "esol_descriptors.csv"
+CLASSES4 = TargetInfo("classification", ("a", "b", "c", "d"))
+
+
+def build(kind, name, **params):
+    return get_registry().build(kind, name, params)
+
+
+def test_accuracy_and_top_k_by_hand():
+    truth = np.array([0, 1, 2, 3])
+    scores = np.array([[0.7, 0.2, 0.1, 0.0], [0.5, 0.3, 0.2, 0.0], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    assert build("metric", "accuracy").score(truth, scores, CLASSES4) == 0.25
+    assert build("metric", "top-k-accuracy", k=2).score(truth, scores, CLASSES4) == 0.75
+    assert build("metric", "top-k-accuracy", k=4).score(truth, scores, CLASSES4) == 1.0
+    assert build("metric", "accuracy").score(truth, np.array([0, 1, 0, 0]), CLASSES4) == 0.5
+
+
+def test_roc_auc_matches_scikit_learn_binary_and_one_vs_rest():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 200)
+    p = np.clip(0.5 * truth + 0.5 * rng.random(200), 0, 1)
+    auc = build("metric", "roc-auc").score(truth, np.stack([1 - p, p], 1), TargetInfo("classification", ("n", "y")))
+    assert auc == pytest.approx(roc_auc_score(truth, p))
+    truth4 = rng.integers(0, 4, 300)
+    scores = rng.random((300, 4)) + np.eye(4)[truth4]
+    scores /= scores.sum(1, keepdims=True)
+    ovr = build("metric", "roc-auc").score(truth4, scores, CLASSES4)
+    assert ovr == pytest.approx(roc_auc_score(truth4, scores, multi_class="ovr", average="macro"))
+    assert np.isnan(build("metric", "roc-auc").score(np.zeros(5), np.tile([0.6, 0.4], (5, 1)), TargetInfo("classification", ("n", "y"))))
+
+
+def test_error_metrics_on_regression_and_per_step_on_complex_trajectories():
+    truth = np.array([1.0, 2.0, 3.0])
+    pred = np.array([1.5, 2.0, 1.0])
+    assert build("metric", "mae").score(truth, pred, TargetInfo("regression")) == pytest.approx(2.5 / 3)
+    assert build("metric", "rmse").score(truth, pred, TargetInfo("regression")) == pytest.approx(np.sqrt(4.25 / 3))
+    assert build("metric", "r2").score(truth, truth, TargetInfo("regression")) == 1.0
+    psi = np.zeros((2, 3, 4), complex)
+    guess = psi.copy()
+    guess[:, 1, :] = 3 + 4j  # |error| = 5 on every point of step 1 only
+    value = build("metric", "mae").score(psi, guess, TargetInfo("trajectory"))
+    assert isinstance(value, MetricValue)
+    np.testing.assert_allclose(value.steps, [0, 5, 0])
+    assert value.value == pytest.approx(5 / 3)
+    with pytest.raises(ComponentError, match="does not match"):
+        build("metric", "mae").score(truth, pred[:2], TargetInfo("regression"))
+
+
+def esol_context(target, task):
+    dataset = build("dataset", "csv-table", path=str(DATA), targets={"measured_log_solubility": "regression", "soluble": "classification"}, id_column="compound")
+    context = CellContext.standalone(3)
+    bundle = dataset.load(context).drop_missing(target)
+    context.target, context.targets, context.feature_names = target, bundle.targets, bundle.feature_names
+    return bundle, context
+
+
+@pytest.mark.parametrize("model, floor", [("linear", 0.6), ("random-forest", 0.75), ("gradient-boosting", 0.75)])
+def test_models_learn_solubility_from_descriptors(model, floor):
+    bundle, context = esol_context("measured_log_solubility", "regression")
+    fitted = build("model", model)
+    fitted.fit(bundle.train, context)
+    test = bundle.evaluations["test"]
+    r2 = build("metric", "r2").score(test.targets["measured_log_solubility"], fitted.predict(test), TargetInfo("regression"))
+    assert r2 > floor
+
+
+def test_classifiers_give_probabilities_over_every_class():
+    bundle, context = esol_context("soluble", "classification")
+    assert bundle.targets["soluble"].classes == ("no", "yes")
+    model = build("model", "random-forest", n_estimators=20)
+    model.fit(bundle.train, context)
+    proba = model.predict(bundle.evaluations["test"])
+    assert proba.shape == (len(bundle.evaluations["test"]), 2)
+    np.testing.assert_allclose(proba.sum(1), 1)
+    auc = build("metric", "roc-auc").score(bundle.evaluations["test"].targets["soluble"], proba, bundle.targets["soluble"])
+    assert auc > 0.85
+
+
+def test_grouped_split_never_splits_a_group():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(30), 3)
+    train, val, test = split_indices(90, rng, 0.2, 0.1, groups)
+    assert len(train) + len(val) + len(test) == 90
+    for a, b in ((train, val), (train, test), (val, test)):
+        assert not set(groups[a]) & set(groups[b])
+    assert len(set(groups[test])) == 6 and len(set(groups[val])) == 3
+
+
+def test_csv_table_refuses_unknown_columns_and_unreadable_files(tmp_path):
+    context = CellContext.standalone(0)
+    with pytest.raises(ComponentError, match="has no column"):
+        build("dataset", "csv-table", path=str(DATA), targets={"logS": "regression"}).load(context)
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(Exception, match="cannot be read as CSV"):
+        build("dataset", "csv-table", path=str(broken), targets={"y": "regression"}).load(context)
+
+
+def test_raw_appends_targets_and_concat_stacks_parts():
+    bundle, context = esol_context("measured_log_solubility", "regression")
+    raw = build("representation", "raw", add_targets=["soluble"])
+    raw.fit(bundle.train, context)
+    matrix = raw.transform(bundle.train, context)
+    assert matrix.shape == (len(bundle.train), 7)
+    np.testing.assert_array_equal(matrix[:, -1], bundle.train.targets["soluble"])
+    assert raw.seen_labels() == {"soluble"}
+    assert raw.feature_names()[-1] == "soluble"
+    concat = build("representation", "concat", parts=["raw", {"use": "raw", "with": {"add_targets": ["soluble"]}}])
+    concat.fit(bundle.train, context)
+    assert concat.transform(bundle.train, context).shape == (len(bundle.train), 13)
+    assert concat.seen_labels() == {"soluble"}

@@ -1,0 +1,42 @@
+"""What the documentation shows must work as shown."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import REPO
+from workbench.study import load_study
+
+
+def yaml_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", markdown, flags=re.S)
+
+
+def test_the_readme_study_example_is_a_valid_study(tmp_path):
+    [example] = yaml_blocks((REPO / "README.md").read_text())
+    path = tmp_path / "example.yaml"
+    path.write_text(example.replace("plugins/workbench_common", str(REPO / "plugins" / "workbench_common")))
+    study = load_study(path)
+    assert len(study.cells) == 2 * 3 * 5
+    assert study.group_by == ["model"]
+
+
+def test_the_readme_carries_exactly_two_setup_commands_and_ci_runs_the_test_one():
+    readme = (REPO / "README.md").read_text()
+    commands = re.findall(r"```bash\n(python3 -m venv[^\n]*)\n```", readme)
+    assert len(commands) == 2
+    assert commands[0].endswith("workbench run studies/emulator.yaml")
+    assert commands[1].endswith("python -m pytest")
+    assert commands[1] in (REPO / ".ci" / "run").read_text()
+
+
+def test_the_contributing_example_component_passes_the_contract_checks(tmp_path, monkeypatch):
+    from workbench.testing import check
+
+    contributing = (REPO / "CONTRIBUTING.md").read_text()
+    example = next(block for block in re.findall(r"```python\n(.*?)```", contributing, flags=re.S) if "class Ridge" in block)
+    (tmp_path / "contributing_example.py").write_text(example)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import contributing_example
+
+    check(contributing_example.Ridge, work_dir=tmp_path / "work")
