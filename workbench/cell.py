@@ -25,7 +25,7 @@ from .components import Metric, MetricValue
 from .context import CellContext
 from .datafiles import DataLocator
 from .errors import ComponentError, WorkbenchError
-from .progress import NullSink, ProgressSink
+from .progress import NullSink, ProgressSink, ProgressTask
 from .registry import get_registry
 from .specs import MetricSpec
 from .study import Study
@@ -198,10 +198,19 @@ def _compute(job: CellJob, cell_dir: Path, sink: ProgressSink, log: logging.Logg
         progress_sink=sink,
         cell_dir=cell_dir,
     )
+    stages = ProgressTask(sink, f"{job.cell_id} " + " ".join(f"{k.split('.')[-1]}={v}" for k, v in job.coordinates.items()), 4)
+    with stages:
+        return _pipeline(study, built, metrics, context, stages, log)
+
+
+def _pipeline(study: Study, built: dict[str, Any], metrics: list[tuple[MetricSpec, Metric]], context: CellContext,
+              stages: ProgressTask, log: logging.Logger) -> list[dict[str, Any]]:
+    stages.advance(0, stage="loading data")
     dataset = built["dataset"]
     bundle = dataset.load(context)
     target = study.target or next(iter(bundle.targets))
     bundle = prepare_bundle(bundle, study, target, context)
+    stages.advance(1, stage="representing")
     context.feature_names = bundle.feature_names
     representation = built.get("representation")
     if representation is not None:
@@ -224,9 +233,12 @@ def _compute(job: CellJob, cell_dir: Path, sink: ProgressSink, log: logging.Logg
 
     model = built["model"]
     log.info("fitting %s on %d training samples", study.model.use, len(bundle.train))
+    stages.advance(1, stage="fitting")
     model.fit(bundle.train, context)
+    stages.advance(1, stage="scoring")
     rows = list(context.records)
     for name, table in scored_tables:
         rows.extend(score_table(metrics, model.predict(table), table, name, target, bundle.targets))
     context.clear_checkpoint()
+    stages.advance(1, stage="done")
     return rows
