@@ -69,10 +69,12 @@ def esol_context(target, task):
     return bundle, context
 
 
-@pytest.mark.parametrize("model, floor", [("linear", 0.6), ("random-forest", 0.75), ("gradient-boosting", 0.75)])
-def test_models_learn_solubility_from_descriptors(model, floor):
+@pytest.mark.parametrize("model, params, floor", [
+    ("linear", {}, 0.6), ("random-forest", {"n_estimators": 50}, 0.75), ("gradient-boosting", {"max_iter": 100}, 0.75),
+])
+def test_models_learn_solubility_from_descriptors(model, params, floor):
     bundle, context = esol_context("measured_log_solubility", "regression")
-    fitted = build("model", model)
+    fitted = build("model", model, **params)
     fitted.fit(bundle.train, context)
     test = bundle.evaluations["test"]
     r2 = build("metric", "r2").score(test.targets["measured_log_solubility"], fitted.predict(test), TargetInfo("regression"))
