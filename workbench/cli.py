@@ -225,8 +225,12 @@ def _print_report(name: str, run_dir: Path, group_by: list[str], result=None) ->
     if result is not None:
         status = f"{result.done}/{result.total} cells finished" + (f", {len(result.failed)} failed" if result.failed else "")
         console.print(f"{status} in {result.seconds:.1f} s")
+        by_message: dict[str, list[str]] = {}
         for cell_id, error in result.failed.items():
-            console.print(f"  [red]✗ {cell_id}[/]: {escape(error)}")
+            by_message.setdefault(error, []).append(cell_id)
+        for error, cells in by_message.items():
+            who = cells[0] if len(cells) == 1 else f"{len(cells)} cells ({cells[0]}, …)"
+            console.print(f"  [red]✗ {who}[/]: {escape(error)}")
     figures = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").exists() else []
     console.print(f"Results table: {escape(str(run_dir / 'results.csv'))}")
     console.print(f"Summary:       {escape(str(run_dir / 'summary.csv'))}")
