@@ -207,9 +207,16 @@ def _pipeline(study: Study, built: dict[str, Any], metrics: list[tuple[MetricSpe
               stages: ProgressTask, log: logging.Logger) -> list[dict[str, Any]]:
     stages.advance(0, stage="loading data")
     dataset = built["dataset"]
+    # Components learn the target before loading, so a dataset or representation can leave
+    # the predicted label out of what it derives from the others (label leakage).
+    described = dataset.describe_targets()
+    context.target = study.target or next(iter(described), None)
+    context.targets = dict(described)
     bundle = dataset.load(context)
     target = study.target or next(iter(bundle.targets))
     bundle = prepare_bundle(bundle, study, target, context)
+    context.target = target
+    context.targets = dict(bundle.targets)
     stages.advance(1, stage="representing")
     context.feature_names = bundle.feature_names
     representation = built.get("representation")
@@ -217,8 +224,6 @@ def _pipeline(study: Study, built: dict[str, Any], metrics: list[tuple[MetricSpe
         representation.fit(bundle.train, context)
         bundle = bundle.map_tables(lambda _, table: table.with_inputs(representation.transform(table, context)))
         context.feature_names = representation.feature_names()
-    context.target = target
-    context.targets = dict(bundle.targets)
     context.validation = bundle.validation
     scored_tables = [(name, table) for name, table in bundle.tables() if name != "train"]
 

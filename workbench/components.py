@@ -87,7 +87,6 @@ class Component(ABC):
         self.params = params
 
     @classmethod
-    @classmethod
     def contract_params(cls) -> list[dict[str, Any]]:
         """Parameter sets that ``workbench.testing`` exercises; keep them small and fast."""
         return [{}]
