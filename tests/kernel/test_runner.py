@@ -175,3 +175,51 @@ def test_a_failing_cell_is_reported_and_the_others_finish(tmp_path):
     cli = run_cli("run", str(path), "--runs-root", str(tmp_path / "cli-runs"), "-q")
     assert cli.returncode == 1
     assert "train_size 100000 exceeds" in cli.stdout + cli.stderr
+
+
+def test_the_dataset_knows_the_target_before_it_loads(tmp_path):
+    """A dataset (or representation) may build features from every label except the predicted
+    one, so the cell's target must be set before ``load`` and ``fit`` run."""
+    import numpy as np
+
+    from workbench import Bundle, Dataset, Representation, Table, TargetInfo, get_registry, registry
+
+    seen: dict[str, object] = {}
+
+    class TwoLabels(Dataset):
+        name = "two-labels"
+        summary = "Two regression labels."
+
+        def describe_targets(self):
+            return {"a": TargetInfo("regression"), "b": TargetInfo("regression")}
+
+        def load(self, context):
+            seen["load"] = (context.target, sorted(context.targets))
+            rng = np.random.default_rng(0)
+            x = rng.normal(size=(60, 2))
+            table = Table(x, {"a": x[:, 0], "b": x[:, 1]})
+            return Bundle(train=table.take(range(40)), evaluations={"test": table.take(range(40, 60))},
+                          targets=self.describe_targets())
+
+    class Recorder(Representation):
+        name = "target-recorder"
+        summary = "Passes inputs through, noting the target it was fitted for."
+
+        def fit(self, train, context):
+            seen["fit"] = context.target
+
+        def transform(self, table, context):
+            return np.asarray(table.inputs)
+
+    registry.reset_registry()
+    try:
+        get_registry().add(TwoLabels, "dataset", "tests", "tests")
+        get_registry().add(Recorder, "representation", "tests", "tests")
+        assert not get_registry().failures
+        path = tmp_path / "target.yaml"
+        path.write_text("dataset: two-labels\ntarget: b\nrepresentation: target-recorder\nmodel: linear\nmetrics: [r2]\n")
+        result = run_study(path, tmp_path / "runs")
+    finally:
+        registry.reset_registry()
+    assert result.ok
+    assert seen == {"load": ("b", ["a", "b"]), "fit": "b"}
