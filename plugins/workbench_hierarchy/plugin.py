@@ -4,6 +4,7 @@ from workbench import hookimpl
 
 from .curriculum import LabelHierarchy
 from .featurizer import HamidiehFeatures
+from .mlp import HierarchicalMLP
 from .supercon import SuperCon
 
 
@@ -20,3 +21,8 @@ def register_datasets(register):
 @hookimpl
 def register_representations(register):
     register(HamidiehFeatures)
+
+
+@hookimpl
+def register_models(register):
+    register(HierarchicalMLP)
