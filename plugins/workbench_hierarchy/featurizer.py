@@ -54,12 +54,19 @@ def hamidieh_features(counts: np.ndarray, properties: np.ndarray) -> np.ndarray:
         raise ComponentError(f"counts {counts.shape} and properties {properties.shape} do not match (need (n, E) and (E, {len(PROPERTIES)}))")
     if np.any(counts < 0) or np.any(counts.sum(axis=1) <= 0):
         raise ComponentError("every material needs at least one element with a positive count (negative counts are invalid)")
-    present = counts > 0
+    # A material has at most a handful of elements: gather them into (n, slots) arrays (slot j
+    # of row i holds its j-th element, padded slots are absent) so every statistic below works
+    # on a few columns instead of all E elements.
+    nonzero = counts > 0
+    slots = int(nonzero.sum(axis=1).max())
+    element = np.argsort(~nonzero, axis=1, kind="stable")[:, :slots]  # present elements first
+    present = np.take_along_axis(nonzero, element, axis=1)
+    gathered = np.take_along_axis(counts, element, axis=1)
     m = present.sum(axis=1).astype(np.float64)[:, None]  # (n, 1)
-    p = counts / counts.sum(axis=1, keepdims=True)  # atom fractions
+    p = gathered / gathered.sum(axis=1, keepdims=True)  # atom fractions, 0 in padded slots
     columns = [m]
     for k in range(properties.shape[1]):
-        t = properties[:, k][None, :]  # (1, E)
+        t = properties[element, k]  # (n, slots)
         t_present = np.where(present, t, 0.0)
         mean = t_present.sum(axis=1, keepdims=True) / m
         wtd_mean = (p * t).sum(axis=1, keepdims=True)

@@ -20,6 +20,8 @@ standardised value for a regression head, weighted by the curriculum.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -87,6 +89,22 @@ class HierarchicalNet(nn.Module):
         return main, aux
 
 
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads, then restore. Batches of 64 through 128-wide
+    layers are too small to split: on a busy machine two spinning threads made a step 25×
+    slower than one (measured, docs/hierarchy.md)."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class HierarchicalMLP(Model):
     name = "hierarchical-mlp"
     summary = "Dense encoder (→ 64) with a study-target head fed by an auxiliary head's prediction (label-hierarchy curriculum)."
@@ -105,6 +123,10 @@ class HierarchicalMLP(Model):
         weight_decay: float = Field(default=0.0, ge=0, description="Adam weight decay")
         detach_feed: bool = Field(default=False, description="stop the receiving head's loss from training the source head through the fed prediction")
         checkpoint_every: int = Field(default=10, ge=1, description="save a resumable checkpoint every this many epochs")
+        threads: int | None = Field(
+            default=1, ge=1,
+            description="torch intra-op threads while fitting and predicting (null: the cell's share); one suits this small network",
+        )
 
     @classmethod
     def contract_params(cls) -> list[dict[str, Any]]:
@@ -172,6 +194,10 @@ class HierarchicalMLP(Model):
         return lambda prediction: curriculum.feed(prediction.detach() if detach else prediction, epoch)
 
     def fit(self, train: Table, context: CellContext) -> None:
+        with torch_threads(self.params.threads):
+            self._fit(train, context)
+
+    def _fit(self, train: Table, context: CellContext) -> None:
         p = self.params
         self._prepare(train, context)
         torch.manual_seed(context.derive_seed("hierarchical-mlp-init"))
@@ -244,7 +270,7 @@ class HierarchicalMLP(Model):
         as in the last epoch trained."""
         was_training = self.net_.training
         self.net_.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.params.threads):
             main, aux = self.net_(self._tensors(table), self._feed(max(1, self.epochs_trained_)))
         self.net_.train(was_training)
         out = {self.target_: torch.softmax(main, dim=1).double().numpy()}
