@@ -360,6 +360,7 @@ def test_mlp_refuses_unknown_auxiliary_targets_and_resumes_from_checkpoints(tmp_
 # -- the quick studies, end to end ------------------------------------------------------------
 
 
+@pytest.mark.slow  # ~12 s alone, over 20 s on the shared machine
 def test_quick_supercon_curriculum_study_runs_through_the_cli(tmp_path, data_dir):
     result = run_cli("run", str(REPO / "studies" / "quick" / "supercon_curriculum.yaml"), "--runs-root", str(tmp_path), "--quiet",
                      "--data-dir", str(data_dir), timeout=600)
