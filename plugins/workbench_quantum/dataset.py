@@ -18,7 +18,7 @@ from .simulator import SplitOperatorSimulator
 from .windows import HISTORY, WindowPool, build_pool
 
 TARGET = "psi"
-POOL_VERSION = 1
+POOL_VERSION = 2
 
 
 @dataclass

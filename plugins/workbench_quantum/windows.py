@@ -25,8 +25,8 @@ class WindowPool:
     """Candidate windows with what curricula need to weigh them.
 
     ``psi``: (M, 5, 23) complex64, frames t..t+4 of the window (the last is the target);
-    ``potential``: (M, 23) float32; ``scenario``, ``frame``, ``start``: where each window came
-    from; ``barrier``: whether the window touches a non-zero potential.
+    ``potential``: (M, 23) float32; ``scenario``, ``frame``: where each window came from;
+    ``start``: its centre's grid point; ``barrier``: whether it touches a non-zero potential.
     """
 
     psi: np.ndarray
@@ -67,15 +67,42 @@ class WindowPool:
         return cls(arrays["psi"], arrays["potential"], arrays["scenario"], arrays["frame"], arrays["start"])
 
 
+def image_indices(nx: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into a frame with one zero column appended (index ``nx``, the right wall) and
+    signs that extend it by ``pad`` points beyond each wall with its mirror images:
+    ψ(-x) = -ψ(x) about the wall x_0 = 0 and ψ(Lx + x) = -ψ(Lx - x) about the right wall.
+    This is exactly the hard-wall solution continued outside the box (the method of images),
+    so windows centred anywhere in the box, walls included, see what the physics implies."""
+    left = np.arange(pad, 0, -1)
+    right = nx - np.arange(pad)
+    idx = np.concatenate([left, np.arange(nx), right])
+    sign = np.concatenate([-np.ones(pad), np.ones(nx), -np.ones(pad)])
+    return idx, sign
+
+
+def extend_psi(psi: np.ndarray, pad: int) -> np.ndarray:
+    """(..., Nx) → (..., Nx + 2·pad): ψ continued antisymmetrically beyond both walls."""
+    nx = psi.shape[-1]
+    idx, sign = image_indices(nx, pad)
+    padded = np.concatenate([psi, np.zeros(psi.shape[:-1] + (1,), dtype=psi.dtype)], axis=-1)
+    return padded[..., idx] * sign.astype(padded.real.dtype)
+
+
+def extend_potential(v: np.ndarray, pad: int) -> np.ndarray:
+    """(..., Nx) → (..., Nx + 2·pad): V continued symmetrically beyond both walls."""
+    nx = v.shape[-1]
+    idx, _ = image_indices(nx, pad)
+    padded = np.concatenate([v, v[..., -1:]], axis=-1)
+    return padded[..., idx]
+
+
 def window_density(frame: np.ndarray, active_fraction: float) -> np.ndarray:
-    """Probability of each window start (rows of ``frame``: (n, Nx) complex) — a mixture of
-    uniform over the box and |ψ|² at the window centre, so most candidates see the packet
-    but some see empty space (which a rollout must keep empty)."""
-    n_starts = frame.shape[1] - WINDOW + 1
-    half = WINDOW // 2
-    density = np.abs(frame[:, half:half + n_starts]) ** 2
+    """Probability of a window centred at each grid point (rows of ``frame``: (n, Nx)
+    complex) — a mixture of uniform over the box and |ψ|² at the centre, so most candidates
+    see the packet but some see empty space (which a rollout must keep empty)."""
+    density = np.abs(frame) ** 2
     density /= density.sum(axis=1, keepdims=True) + 1e-30
-    return active_fraction * density + (1.0 - active_fraction) / n_starts
+    return active_fraction * density + (1.0 - active_fraction) / frame.shape[1]
 
 
 def build_pool(
@@ -93,7 +120,8 @@ def build_pool(
 
     ``frames(batch)`` yields a batch's frames one (b, Nx) array at a time; ``potentials`` is
     (B, Nx). Start frames are drawn uniformly among those with four successors; positions from
-    :func:`window_density` at the window's first frame.
+    :func:`window_density` at the window's first frame; a window near a wall reaches into the
+    mirror images beyond it (:func:`extend_psi`), as in the rollout.
     """
     rng = np.random.default_rng(seed)
     n_scen = len(scenarios)
@@ -105,6 +133,8 @@ def build_pool(
     v_out = np.empty((m, WINDOW), dtype=np.float32)
     start_out = np.empty(m, dtype=np.int32)
     offsets = np.arange(WINDOW)
+    half = WINDOW // 2
+    potentials = extend_potential(np.asarray(potentials), half)
     for lo in range(0, n_scen, batch_size):
         hi = min(n_scen, lo + batch_size)
         recent: deque[np.ndarray] = deque(maxlen=span)
@@ -119,7 +149,9 @@ def build_pool(
                 continue
             stack = np.stack([r[rows] for r in recent], axis=1)  # (n, 5, Nx)
             cdf = np.cumsum(window_density(stack[:, 0], active_fraction), axis=1)
+            # The window centred at grid point c starts at c in the image-extended frame.
             starts = np.minimum((cdf < u[lo + rows, ks][:, None]).sum(axis=1), cdf.shape[1] - 1)
+            stack = extend_psi(stack, half)
             cols = starts[:, None] + offsets[None, :]
             out = (lo + rows) * per_trajectory + ks
             psi_out[out] = np.take_along_axis(stack, cols[:, None, :], axis=2)
