@@ -228,29 +228,44 @@ class GruEmulator(Model):
     # -- rollout ----------------------------------------------------------------------------
     def rollout(self, initial: np.ndarray, potential: np.ndarray, steps: int, progress: Any = None) -> np.ndarray:
         """Predict ``steps`` frames after the 4 ``initial`` ones, for every scenario at once:
-        (S, 4, Nx) complex + (S, Nx) → (S, steps, Nx) complex64."""
+        (S, 4, Nx) complex + (S, Nx) → (S, steps, Nx) complex64.
+
+        Every window of every scenario is evaluated each frame, in one batch. The linear
+        parts are folded together: the dense layer over all windows is a convolution over the
+        box; the output layer followed by the Gaussian-weighted average over the 23 windows
+        containing a point is one convolution of the GRU states (kernel 23); the linear skip
+        followed by that average is one convolution of the frames (kernel 45). The result
+        equals evaluating the network window by window and averaging (a test checks this).
+        """
         p = self.params
         net = self.net_
         s, _, nx = initial.shape
         pad = 2 * (WINDOW // 2)  # windows centred up to 11 points beyond each wall
         n_windows = nx + WINDOW - 1  # centres -11 .. Nx+10: every box point lies in 23 windows
         hidden = net.hidden
-        # The per-frame dense layer over all windows is a 1-D convolution over the box.
-        conv_w = net.encode.weight.detach().reshape(hidden, WINDOW, 3).permute(0, 2, 1).contiguous()
-        conv_b = net.encode.bias.detach()
-        w_ih, b_ih = net.gru.weight_ih_l0.detach(), net.gru.bias_ih_l0.detach()
-        w_hh, b_hh = net.gru.weight_hh_l0.detach(), net.gru.bias_hh_l0.detach()
-        dec_w, dec_b = net.decode.weight.detach(), net.decode.bias.detach()
+        conv = torch.nn.functional.conv1d
+        w = torch.from_numpy(combine_weights(WINDOW, p.sigma).astype(np.float32))
+        w = w / w.sum()
+        enc_w = net.encode.weight.detach().reshape(hidden, WINDOW, 3).permute(0, 2, 1).contiguous()
+        enc_b = net.encode.bias.detach()
+        w_ih_t, b_ih = net.gru.weight_ih_l0.detach().T.contiguous(), net.gru.bias_ih_l0.detach()
+        w_hh_t, b_hh = net.gru.weight_hh_l0.detach().T.contiguous(), net.gru.bias_hh_l0.detach()
+        # Output layer + weighted average: point p takes offset o of the window j = p + 22 - o.
+        dec = net.decode.weight.detach().reshape(WINDOW, 2, hidden)  # [o, c, h]
+        dec_kernel = (w[:, None, None] * dec).flip(0).permute(1, 2, 0).contiguous()  # [c, h, k = 22 - o]
+        dec_bias = (w[:, None] * net.decode.bias.detach().reshape(WINDOW, 2)).sum(0)
+        skip_kernel = None
         if net.skip == "linear":
-            # The linear skip of every window is a convolution too: 12 input channels (Re/Im of
-            # the 4 frames, of V·ψ and of V²·ψ on the last), 46 output channels (23 points × 2).
-            skip_w = net.linear_skip.weight.detach().reshape(WINDOW * 2, HISTORY + 2, WINDOW, 2)
-            skip_w = skip_w.permute(0, 1, 3, 2).reshape(WINDOW * 2, (HISTORY + 2) * 2, WINDOW).contiguous()
-        weights = torch.from_numpy(combine_weights(WINDOW, p.sigma).astype(np.float32))
-        weight_sum = float(weights.sum())
+            # Skip weight as a convolution [(o, c), 12 channels, k], then composed with the average.
+            skip_w = net.linear_skip.weight.detach().reshape(WINDOW, 2, HISTORY + 2, WINDOW, 2)
+            skip_w = skip_w.permute(0, 1, 2, 4, 3).reshape(WINDOW, 2, (HISTORY + 2) * 2, WINDOW)
+            skip_kernel = torch.zeros(2, (HISTORY + 2) * 2, 2 * WINDOW - 1)
+            for o in range(WINDOW):  # 23 window offsets, not grid points
+                skip_kernel[:, :, WINDOW - 1 - o:2 * WINDOW - 1 - o] += w[o] * skip_w[o]
         idx, sign = image_indices(nx, pad)
         idx_t, sign_t = torch.from_numpy(idx), torch.from_numpy(sign.astype(np.float32))
         v_ext = torch.from_numpy(extend_potential(np.asarray(potential, dtype=np.float32), pad)) / p.v_scale  # (S, Nx+2pad)
+        v_ext = v_ext[:, None, :]
 
         def extend(frame: torch.Tensor) -> torch.Tensor:
             """(S, 2, Nx) → (S, 2, Nx + 2·pad) with the mirror images beyond the walls."""
@@ -258,16 +273,16 @@ class GruEmulator(Model):
             return padded[:, :, idx_t] * sign_t
 
         def gates(frame: torch.Tensor) -> torch.Tensor:
-            """GRU input projection of every window of an extended frame: (S, W, 3H)."""
-            channels = torch.cat([frame, v_ext[:, None, :]], dim=1)
-            features = torch.relu(torch.nn.functional.conv1d(channels, conv_w, conv_b))  # (S, H, W)
-            return features.transpose(1, 2) @ w_ih.T + b_ih
+            """GRU input projection of every window of an extended frame: (S·W, 3H)."""
+            features = torch.relu(conv(torch.cat([frame, v_ext], dim=1), enc_w, enc_b))  # (S, H, W)
+            return torch.addmm(b_ih, features.transpose(1, 2).reshape(s * n_windows, hidden), w_ih_t)
 
         def scaled(psi: np.ndarray) -> torch.Tensor:
             psi = np.asarray(psi)
             return extend(torch.from_numpy(np.stack([psi.real, psi.imag], axis=1).astype(np.float32)) / p.psi_scale)
 
         out = np.empty((s, steps, nx), dtype=np.complex64)
+        two = 2 * hidden
         with torch.no_grad():
             frames = deque((scaled(initial[:, i]) for i in range(HISTORY)), maxlen=HISTORY)
             history = deque((gates(f) for f in frames), maxlen=HISTORY)
@@ -275,35 +290,28 @@ class GruEmulator(Model):
             for step in range(steps):
                 h = None
                 for gi in history:
-                    gh = b_hh if h is None else h @ w_hh.T + b_hh
-                    r = torch.sigmoid(gi[..., :hidden] + gh[..., :hidden])
-                    z = torch.sigmoid(gi[..., hidden:2 * hidden] + gh[..., hidden:2 * hidden])
-                    n = torch.tanh(gi[..., 2 * hidden:] + r * gh[..., 2 * hidden:])
-                    h = (1 - z) * n if h is None else (1 - z) * n + z * h
-                y = (torch.relu(h) @ dec_w.T + dec_b).reshape(s, n_windows, WINDOW, 2)
+                    gh = b_hh.expand(s * n_windows, -1) if h is None else torch.addmm(b_hh, h, w_hh_t)
+                    rz = torch.sigmoid(gi[:, :two] + gh[:, :two])
+                    n = torch.tanh(torch.addcmul(gi[:, two:], rz[:, :hidden], gh[:, two:]))
+                    z = rz[:, hidden:]
+                    h = n - z * n if h is None else torch.addcmul(n, z, h - n)
+                states = torch.relu(h).reshape(s, n_windows, hidden).transpose(1, 2)
+                new = conv(states, dec_kernel, dec_bias)  # (S, 2, Nx)
+                last = frames[-1]
                 if net.skip == "identity":
-                    y = y + frames[-1].unfold(2, WINDOW, 1).permute(0, 2, 3, 1)
+                    new = new + last[:, :, pad:pad + nx]
                 elif net.skip == "linear":
-                    last = frames[-1]
-                    v = v_ext[:, None, :]
-                    skip_in = torch.cat([*frames, v * last, v * v * last], dim=1)  # (S, 12, Nx+2pad)
-                    skip = torch.nn.functional.conv1d(skip_in, skip_w)  # (S, 46, W)
-                    y = y + skip.reshape(s, WINDOW, 2, n_windows).permute(0, 3, 1, 2)
-                # Point p gets the prediction at offset o of the window starting at p + 22 - o.
-                new = torch.zeros(s, nx, 2)
-                for o in range(WINDOW):  # a loop over the 23 window offsets, not over grid points
-                    new += weights[o] * y[:, pad - o:pad - o + nx, o]
-                new = new / weight_sum
-                new[:, 0] = 0.0  # the hard wall
+                    new = new + conv(torch.cat([*frames, v_ext * last, v_ext * v_ext * last], dim=1), skip_kernel)
+                new[:, :, 0] = 0.0  # the hard wall
                 if p.conserve_norm:
                     # The evolution is unitary: hold ∑|ψ|² at its initial value, so that a small
                     # per-frame gain cannot compound over hundreds of frames.
                     new = new * (norm0 / new.square().sum(dim=(1, 2)).clamp_min(1e-30).sqrt())[:, None, None]
-                frame = extend(new.permute(0, 2, 1))
+                frame = extend(new)
                 frames.append(frame)
                 history.append(gates(frame))
                 values = (new * p.psi_scale).numpy()
-                out[:, step] = values[..., 0] + 1j * values[..., 1]
+                out[:, step] = values[:, 0] + 1j * values[:, 1]
                 if progress is not None:
                     progress.advance(1)
         return out

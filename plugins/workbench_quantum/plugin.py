@@ -4,6 +4,7 @@ from workbench import hookimpl
 
 from .curricula import BarrierWeightedWindows, ErrorDrivenWindows, UniformWindows
 from .dataset import WavepacketWindows
+from .figures import CorrelationByFamily, CorrelationSweeps, RolloutHeatmaps, RolloutSnapshots
 from .metrics import NormalizedCorrelation, ScenarioCorrelation
 from .model import GruEmulator
 from .simulator import SplitOperatorSimulator
@@ -34,3 +35,9 @@ def register_models(register):
 def register_metrics(register):
     register(NormalizedCorrelation)
     register(ScenarioCorrelation)
+
+
+@hookimpl
+def register_figures(register):
+    for figure in (RolloutHeatmaps, RolloutSnapshots, CorrelationSweeps, CorrelationByFamily):
+        register(figure)
