@@ -13,7 +13,7 @@ from pydantic import Field
 import workbench
 from workbench import Bundle, ComponentError, Dataset, Table, TargetInfo
 
-from .scenarios import TRAIN_E0, TRAIN_HB, TRAIN_S0, TRAIN_WB, TRAIN_X0, Family, test_families, training_scenarios
+from .scenarios import TRAIN_E0, TRAIN_HB, TRAIN_S0, TRAIN_WB, TRAIN_X0, Family, evaluation_families, training_scenarios
 from .simulator import SplitOperatorSimulator
 from .windows import HISTORY, WindowPool, build_pool
 
@@ -80,7 +80,7 @@ class WavepacketWindows(Dataset):
                                    "evaluation rows are whole trajectories (frames, Nx) complex")}
 
     def families(self) -> list[Family]:
-        families = test_families(self.params.tests)
+        families = evaluation_families(self.params.tests)
         if self.params.families is not None:
             known = {f.name for f in families}
             unknown = sorted(set(self.params.families) - known)

@@ -103,10 +103,13 @@ class GruEmulator(Model):
         final_lr_fraction: float = Field(default=0.01, gt=0, le=1, description="learning rate at the end of the cosine decay, as a fraction of the peak")
         weight_decay: float = Field(default=1e-5, ge=0, description="AdamW weight decay")
         clip_norm: float = Field(default=1.0, gt=0, description="gradient-norm clipping threshold")
+        input_noise: float = Field(default=0.02, ge=0, description="std of Gaussian noise added to the scaled input ψ in training (rollout stability)")
         sigma: float = Field(default=4.0, gt=0, description="std (grid points) of the Gaussian weights combining overlapping window predictions")
         psi_scale: float = Field(default=0.25, gt=0, description="ψ is divided by this before entering the network")
         v_scale: float = Field(default=10.0, gt=0, description="V is divided by this before entering the network")
         conserve_norm: bool = Field(default=True, description="rescale each rolled-out frame to the initial ∑|ψ|² (unitarity)")
+        threads: int | None = Field(default=1, ge=1, description="torch threads for training and rollout (unset: the cell's); "
+                                    "the small per-window matrices gain little from more and lose much on a busy machine — run cells in parallel instead (--jobs)")
         artifacts: bool = Field(default=True, description="save the first scenario of each test family (truth and prediction) for figures")
 
     @classmethod
@@ -155,6 +158,8 @@ class GruEmulator(Model):
                                  f"got inputs of type {type(pool).__name__}")
         p = self.params
         self._context = context
+        self.threads_ = p.threads or context.threads
+        torch.set_num_threads(self.threads_)
         curriculum = context.curriculum or UniformWindows({"budget": len(pool), "rounds": 1})
         schedule = curriculum.schedule(len(pool))
         torch.manual_seed(context.derive_seed("gru-emulator", "init"))
@@ -202,7 +207,14 @@ class GruEmulator(Model):
                     self.net_.train()
                     for lo in range(0, len(order), p.batch_size):
                         batch = order[lo:lo + p.batch_size]
-                        loss = torch.mean((self.net_(x_all[batch]) - y_all[batch]) ** 2)
+                        x = x_all[batch]
+                        if p.input_noise > 0:
+                            # Noise on the input ψ with the clean target: the network learns to damp
+                            # perturbations, including high-wavenumber ones absent from the data,
+                            # which otherwise grow over an iterated rollout.
+                            x = x.clone()
+                            x[..., :2] += p.input_noise * torch.randn(x[..., :2].shape, generator=shuffle)
+                        loss = torch.mean((self.net_(x) - y_all[batch]) ** 2)
                         optimizer.zero_grad()
                         loss.backward()
                         nn.utils.clip_grad_norm_(self.net_.parameters(), p.clip_norm)
@@ -322,6 +334,7 @@ class GruEmulator(Model):
             raise ComponentError("gru-emulator predicts whole trajectories from RolloutInputs (dataset 'wavepacket-windows' "
                                  f"evaluation tables); got {type(inputs).__name__}")
         context = getattr(self, "_context", None)
+        torch.set_num_threads(getattr(self, "threads_", 1))
         family = None
         if table.samples is not None and "family" in table.samples:
             family = str(table.samples["family"].iloc[0])

@@ -47,7 +47,7 @@ def _rect(height: float, width: float = TRAIN_WB) -> Potential:
     return Potential(kind="rectangular", height=height, width=width)
 
 
-def test_families(size: str = "full") -> list[Family]:
+def evaluation_families(size: str = "full") -> list[Family]:
     """Evaluation families. ``size="quick"`` keeps one or two scenarios per family."""
     quick = size == "quick"
     shapes_h = (6.0,) if quick else (4.0, 8.0, 12.0)
