@@ -87,6 +87,11 @@ class WavepacketWindows(Dataset):
             if unknown:
                 raise ComponentError(f"unknown test families {unknown}; choose from {sorted(known)}")
             families = [f for f in families if f.name in self.params.families]
+        # Mark the values this dataset actually trains on (Fig. 4.4's red lines).
+        trained = {"s0": self.params.s0s, "e0": self.params.e0s, "hb": self.params.heights, "wb": [self.params.width]}
+        for family in families:
+            if family.swept is not None:
+                family.trained = [float(v) for v in trained[family.swept]]
         return families
 
     def _simulator(self, context: workbench.CellContext) -> SplitOperatorSimulator:

@@ -45,7 +45,8 @@ class RolloutHeatmaps(Figure):
         label, rollouts = pick_rollouts(run, self.params)
         if not rollouts:
             return None
-        fig, axes = plt.subplots(2, len(rollouts), figsize=(4.5 * len(rollouts), 7), squeeze=False, sharey=True)
+        fig, axes = plt.subplots(2, len(rollouts), figsize=(4.5 * len(rollouts), 7.5), squeeze=False, sharey=True,
+                                 layout="constrained")
         for col, (family, arrays) in enumerate(rollouts.items()):
             truth = arrays["re_truth"].astype(np.float32)
             pred = arrays["re_prediction"].astype(np.float32)
@@ -73,7 +74,8 @@ class RolloutSnapshots(Figure):
         if not rollouts:
             return None
         n_snap = max(len(a["snapshot_frames"]) for a in rollouts.values())
-        fig, axes = plt.subplots(n_snap, len(rollouts), figsize=(5 * len(rollouts), 2.6 * n_snap), squeeze=False, sharex=True)
+        fig, axes = plt.subplots(n_snap, len(rollouts), figsize=(5 * len(rollouts), 2.6 * n_snap), squeeze=False, sharex=True,
+                                 layout="constrained")
         for col, (family, arrays) in enumerate(rollouts.items()):
             v = arrays["potential"]
             for row, frame in enumerate(arrays["snapshot_frames"]):
@@ -90,7 +92,6 @@ class RolloutSnapshots(Figure):
                     ax.legend(fontsize="x-small", ncol=2)
             axes[-1, col].set_xlabel("grid point")
         fig.suptitle(f"Snapshots ({label})", fontsize="medium")
-        fig.tight_layout()
         return fig
 
 

@@ -206,7 +206,12 @@ def test_trained_emulator_rolls_out_the_test_packets(trained):
     prediction = model.predict(table)
     assert prediction.shape == table.targets["psi"].shape == (1, 60, 1024) and prediction.dtype == np.complex64
     c = NormalizedCorrelation().score(table.targets["psi"], prediction, TRAJECTORY)
-    assert c.steps.shape == (60,) and c.steps[0] > 0.999 and c.value > 0.98
+    # Trained on four packets for seconds, it still tracks an unseen packet and barrier far
+    # better than holding the last given frame still.
+    still = np.repeat(table.inputs.initial[:, -1:], 60, axis=1)
+    baseline = NormalizedCorrelation().score(table.targets["psi"], still, TRAJECTORY)
+    assert c.steps.shape == (60,) and c.steps[0] > 0.999 and c.steps[20] > 0.95
+    assert c.value > baseline.value + 0.05 and c.steps[-1] > baseline.steps[-1] + 0.1
     mse = [r["value"] for r in context.records if r["metric"] == "train_mse"]
     assert len(mse) == 8 and mse[-1] < 0.2 * mse[0]
     # Norm is held, the wall stays at zero.
@@ -290,6 +295,7 @@ def test_quick_study_runs_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr
     [run_dir] = list((tmp_path / "runs" / "emulator").iterdir())
     results = pd.read_csv(run_dir / "results.csv", keep_default_na=False, na_values=[""])
+    results["step_name"] = results["step_name"].fillna("")
     final = results[(results["metric"] == "normalized-correlation") & (results["step_name"] == "")]
     assert set(final["curriculum"]) == {"uniform", "barrier-weighted", "error-driven"}
     assert len(final) == 3 * 8
