@@ -31,7 +31,9 @@ def pick_rollouts(run: RunView, params: ArtifactParams) -> tuple[str, dict[str, 
         found = {f: run.artifact(cell.id, f"rollout-{f}") for f in params.families}
         found = {f: a for f, a in found.items() if a is not None}
         if found:
-            label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.coordinates.items()) or cell.id
+            # Long coordinate labels (lists) would swamp the title; the cell id identifies the cell.
+            label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in cell.coordinates.items() if len(str(v)) <= 30)
+            label = f"{label}, cell {cell.id}" if label else cell.id
             return label, found
     return "", {}
 
@@ -95,6 +97,15 @@ class RolloutSnapshots(Figure):
         return fig
 
 
+def default_group_by(run: RunView, requested: list[str] | None, columns) -> list[str]:
+    """``requested``, else the study's report.group_by, else every grid axis."""
+    if requested is not None:
+        return requested
+    study_groups = run.study.report.group_by
+    axes = study_groups if study_groups is not None else run.axes
+    return [a for a in axes if a in columns]
+
+
 def group_column(frame: pd.DataFrame, group_by: list[str]) -> pd.Series:
     if not group_by:
         return pd.Series(["all"] * len(frame), index=frame.index)
@@ -116,12 +127,16 @@ class CorrelationSweeps(Figure):
             return None
         from .dataset import WavepacketWindows
 
-        spec = run.study.dataset
-        families = {f.name: f for f in WavepacketWindows(spec.with_).families() if f.swept is not None}
+        # The study's dataset parameters give the sweep values and the training values; a grid
+        # may have changed the evaluated families per cell, so every family is considered.
+        params = {k: v for k, v in run.study.dataset.with_.items() if k != "families"}
+        families = {f.name: f for f in WavepacketWindows(params).families() if f.swept is not None}
         present = [name for name in families if name in set(rows["evaluation"])]
-        group_by = self.params.group_by if self.params.group_by is not None else [a for a in run.axes if a in rows.columns]
+        if not present:
+            return None
+        group_by = default_group_by(run, self.params.group_by, rows.columns)
         rows = rows.assign(group=group_column(rows, group_by))
-        fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 3.8), squeeze=False)
+        fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 3.8), squeeze=False, layout="constrained")
         for ax, name in zip(axes[0], present):
             family = families[name]
             part = rows[rows["evaluation"] == name]
@@ -137,7 +152,6 @@ class CorrelationSweeps(Figure):
             ax.set_title(f"{name} (red: training values)", fontsize="small")
             ax.grid(alpha=0.3)
         axes[0, 0].legend(fontsize="x-small")
-        fig.tight_layout()
         return fig
 
 
@@ -155,7 +169,7 @@ class CorrelationByFamily(Figure):
         rows = rows[(rows["metric"] == self.params.metric) & (rows["evaluation"] != "train")]
         if rows.empty:
             return None
-        group_by = self.params.group_by if self.params.group_by is not None else [a for a in run.axes if a in rows.columns]
+        group_by = default_group_by(run, self.params.group_by, rows.columns)
         rows = rows.assign(group=group_column(rows, group_by))
         stats = rows.groupby(["evaluation", "group"], sort=False)["value"].agg(["mean", "std"]).fillna(0.0).reset_index()
         families = list(dict.fromkeys(stats["evaluation"]))
