@@ -189,15 +189,14 @@ class GruEmulator(Model):
         with context.progress("training", total_epochs) as bar:
             bar.advance(start_round * p.epochs_per_round + start_epoch)
             for rnd in range(start_round, len(schedule)):
-                if rnd > start_round or start_epoch == 0:
-                    if rnd > start_round or saved is None or len(drawn) < sum(schedule[:rnd + 1]):
-                        available = np.ones(len(pool), dtype=bool)
-                        available[drawn] = False
-                        weights = curriculum.weights(pool, drawn, errors)
-                        new = draw(np.asarray(weights, dtype=np.float64), available, schedule[rnd], rng)
-                        drawn = np.concatenate([drawn, new])
-                        context.record("windows_drawn", len(drawn), step=rnd, step_name="round")
-                        context.record("barrier_share", float(pool.barrier[drawn].mean()), step=rnd, step_name="round")
+                if len(drawn) < sum(schedule[:rnd + 1]):  # this round's windows not drawn yet (a resume may have them)
+                    available = np.ones(len(pool), dtype=bool)
+                    available[drawn] = False
+                    weights = curriculum.weights(pool, drawn, errors)
+                    new = draw(np.asarray(weights, dtype=np.float64), available, schedule[rnd], rng)
+                    drawn = np.concatenate([drawn, new])
+                    context.record("windows_drawn", len(drawn), step=rnd, step_name="round")
+                    context.record("barrier_share", float(pool.barrier[drawn].mean()), step=rnd, step_name="round")
                 x_all = self._scaled_inputs(pool, drawn)
                 y_all = torch.from_numpy(pool.targets(drawn) / p.psi_scale)
                 first = start_epoch if rnd == start_round else 0

@@ -19,13 +19,10 @@ multiplications, with no Python loop over scenarios or grid points.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import fft
-
-REAL_OF = {np.dtype(np.complex64): np.float32, np.dtype(np.complex128): np.float64}
-
 
 def grid(lx: float, nx: int) -> np.ndarray:
     """The frame's points x_j = j·Lx/Nx, j = 0..Nx-1 (x_0 is the left wall, where ψ = 0)."""
@@ -110,7 +107,3 @@ class SplitOperator:
 def norms(psi: np.ndarray, dx: float) -> np.ndarray:
     """∑|ψ|²Δx along the last axis."""
     return np.sum(np.abs(psi) ** 2, axis=-1) * dx
-
-
-def potentials_array(rows: Sequence[np.ndarray]) -> np.ndarray:
-    return np.stack([np.asarray(r, dtype=np.float64) for r in rows])

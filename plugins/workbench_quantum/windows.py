@@ -11,7 +11,7 @@ decide which candidates a model trains on, under a sample budget.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,7 +106,7 @@ def window_density(frame: np.ndarray, active_fraction: float) -> np.ndarray:
 
 
 def build_pool(
-    frames: Callable[[Sequence], "np.ndarray"],
+    frames: Callable[[Sequence], Iterator[np.ndarray]],
     scenarios: Sequence,
     potentials: np.ndarray,
     n_frames: int,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +17,7 @@ from workbench_quantum.potentials import Potential, potential_on_grid
 from workbench_quantum.scenarios import evaluation_families, training_scenarios
 from workbench_quantum.simulator import SplitOperatorSimulator
 from workbench_quantum.solver import SplitOperator, free_gaussian, gaussian_packets, grid, norms
-from workbench_quantum.windows import WINDOW, WindowPool, build_pool, extend_potential, extend_psi
+from workbench_quantum.windows import WINDOW, build_pool, extend_potential, extend_psi
 from workbench_common.metrics import MeanAbsoluteError
 
 TRAJECTORY = TargetInfo("trajectory")
