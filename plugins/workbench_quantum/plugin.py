@@ -1,0 +1,43 @@
+"""Registers the quantum-dynamics components (thesis §4.2) through the workbench hooks."""
+
+from workbench import hookimpl
+
+from .curricula import BarrierWeightedWindows, ErrorDrivenWindows, UniformWindows
+from .dataset import WavepacketWindows
+from .figures import CorrelationByFamily, CorrelationSweeps, RolloutHeatmaps, RolloutSnapshots
+from .metrics import NormalizedCorrelation, ScenarioCorrelation
+from .model import GruEmulator
+from .simulator import SplitOperatorSimulator
+
+
+@hookimpl
+def register_simulators(register):
+    register(SplitOperatorSimulator)
+
+
+@hookimpl
+def register_datasets(register):
+    register(WavepacketWindows)
+
+
+@hookimpl
+def register_curricula(register):
+    for curriculum in (UniformWindows, BarrierWeightedWindows, ErrorDrivenWindows):
+        register(curriculum)
+
+
+@hookimpl
+def register_models(register):
+    register(GruEmulator)
+
+
+@hookimpl
+def register_metrics(register):
+    register(NormalizedCorrelation)
+    register(ScenarioCorrelation)
+
+
+@hookimpl
+def register_figures(register):
+    for figure in (RolloutHeatmaps, RolloutSnapshots, CorrelationSweeps, CorrelationByFamily):
+        register(figure)
