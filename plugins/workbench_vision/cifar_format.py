@@ -216,3 +216,19 @@ def write_archive(path: Path | str, n_train: int = 500, n_test: int = 200, seed:
             info.size = len(raw)
             archive.addfile(info, io.BytesIO(raw))
     return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m workbench_vision.cifar_format PATH [N_TRAIN N_TEST]``: write a small synthetic
+    archive in the official format (for the quick study; it is not CIFAR-100)."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or len(args) > 3:
+        raise SystemExit("usage: python -m workbench_vision.cifar_format PATH [N_TRAIN N_TEST]")
+    n_train, n_test = (int(args[1]), int(args[2])) if len(args) == 3 else (800, 400)
+    print(write_archive(args[0], n_train=n_train, n_test=n_test))
+
+
+if __name__ == "__main__":
+    main()

@@ -66,7 +66,7 @@ class CnnEnsemble:
         members = [build_member(direction, s).to(self.device) for s in self.seeds]
         self.params, self.buffers = stack_module_state(members)
         self.base = copy.deepcopy(members[0]).to("meta")  # shapes only; weights come from self.params
-        self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+        self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=settings.learning_rate, weight_decay=settings.weight_decay, fused=True)
         self.dropout_generators = [torch.Generator(device=self.device).manual_seed(s + 1) for s in self.seeds]
         self.epochs_done = 0
 
