@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or len(args) > 3:
         raise SystemExit("usage: python -m workbench_vision.cifar_format PATH [N_TRAIN N_TEST]")
-    n_train, n_test = (int(args[1]), int(args[2])) if len(args) == 3 else (800, 400)
+    n_train, n_test = (int(args[1]), int(args[2])) if len(args) == 3 else (400, 400)
     print(write_archive(args[0], n_train=n_train, n_test=n_test))
 
 
