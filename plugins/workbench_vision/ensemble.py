@@ -145,7 +145,7 @@ class CnnEnsemble:
         masked epochs)."""
         epoch = self.epochs_done + 1
         n = len(images)
-        order = torch.from_numpy(np.random.default_rng([order_seed, epoch]).permutation(n))
+        order = torch.from_numpy(np.random.default_rng([order_seed, epoch]).permutation(n)).to(images.device)
         scale = torch.as_tensor(feed_scales(self.curricula, epoch), dtype=torch.float32, device=self.device)[:, None, None]
         totals = torch.zeros(4, len(self), dtype=torch.float64, device=self.device)
         bs = self.settings.batch_size

@@ -160,13 +160,16 @@ class HierarchicalCnnModel(Model):
         images = as_images(train.inputs)
         coarse = torch.as_tensor(np.asarray(train.targets[p.coarse_target], dtype=np.int64))
         fine = torch.as_tensor(np.asarray(train.targets[p.fine_target], dtype=np.int64))
+        digest = array_digest(images.numpy(), coarse.numpy(), fine.numpy())
+        if self.device().type != "cpu":  # the whole training set moves once, not batch by batch
+            images, coarse, fine = images.to(self.device()), coarse.to(self.device()), fine.to(self.device())
         members = self.members(own)
         init_seed = context.derive_seed("hierarchical-cnn", "init")
         order_seed = context.derive_seed("hierarchical-cnn", "order")
         if len(members) == 1:
             state, history = self._train_alone(own, images, coarse, fine, init_seed, order_seed, context)
         else:
-            state, history = self._member_from_shared_pass(own, members, images, coarse, fine, init_seed, order_seed, context)
+            state, history = self._member_from_shared_pass(own, members, images, coarse, fine, init_seed, order_seed, context, digest)
         self.direction_ = own.params.direction
         self.curriculum_ = own
         self.state_ = state
@@ -205,7 +208,7 @@ class HierarchicalCnnModel(Model):
                 context.save_checkpoint({"kind": "alone", "engine": engine.state_dict(), "history": history})
         return engine.member_state(0), history
 
-    def _member_from_shared_pass(self, own, members, images, coarse, fine, init_seed, order_seed, context):
+    def _member_from_shared_pass(self, own, members, images, coarse, fine, init_seed, order_seed, context, digest: str):
         key = {
             "format": ENSEMBLE_FORMAT,
             "settings": self.settings().__dict__,
@@ -213,7 +216,7 @@ class HierarchicalCnnModel(Model):
             "init_seed": init_seed,
             "order_seed": order_seed,
             "device": self.device().type,
-            "train": array_digest(images.numpy(), coarse.numpy(), fine.numpy()),
+            "train": digest,
         }
         entry = context.cache.entry(ENSEMBLE_NAMESPACE, key)
         mine = entry / f"{member_id(own)}.pt"
