@@ -3,6 +3,7 @@ images split, with a fixed seed, into validation and test halves."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ class Cifar100(Dataset):
         folder = Path(tempfile.gettempdir()) / "workbench-vision-contract"
         archive = folder / ARCHIVE
         if not archive.exists():
-            cifar_format.write_archive(folder / f".{ARCHIVE}.tmp", n_train=120, n_test=40, seed=3).replace(archive)
+            cifar_format.write_archive(folder / f".{ARCHIVE}.{os.getpid()}.tmp", n_train=120, n_test=40, seed=3).replace(archive)
         return [{"path": str(archive), "md5": None}]
 
     def describe_targets(self) -> dict[str, TargetInfo]:
