@@ -180,6 +180,22 @@ def test_a_batched_ensemble_matches_members_trained_one_at_a_time():
     assert np.abs(coarse_all[0] - coarse_all[1]).max() > 1e-3
 
 
+def test_training_resumed_from_a_checkpoint_equals_uninterrupted_training(tmp_path):
+    images, coarse, fine = tiny_data()
+    curricula = [LabelHierarchy({"direction": "coarse-to-fine", "mask_epochs": 1})]
+    straight = CnnEnsemble("coarse-to-fine", [4], curricula, TrainingSettings(batch_size=16))
+    for _ in range(2):
+        straight.train_epoch(images, coarse, fine, order_seed=2)
+    first = CnnEnsemble("coarse-to-fine", [4], curricula, TrainingSettings(batch_size=16))
+    first.train_epoch(images, coarse, fine, order_seed=2)
+    torch.save(first.state_dict(), tmp_path / "checkpoint.pt")
+    resumed = CnnEnsemble("coarse-to-fine", [99], curricula, TrainingSettings(batch_size=16))  # other init, overwritten
+    resumed.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=False))
+    resumed.train_epoch(images, coarse, fine, order_seed=2)
+    for a, b in zip(straight.predict(images), resumed.predict(images)):
+        np.testing.assert_array_equal(a, b)
+
+
 # -- the model component: sibling cells share one pass -------------------------------------------
 
 
