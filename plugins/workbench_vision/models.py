@@ -157,6 +157,14 @@ class HierarchicalCnnModel(Model):
         own = context.curriculum if context.curriculum is not None else LabelHierarchy.default()
         if not isinstance(own, LabelHierarchy):
             raise ComponentError(f"hierarchical-cnn follows the {INTERFACE!r} curriculum; got {type(own).__name__}")
+        # The curriculum's own reading of which head feeds which (from the targets' parent links)
+        # must agree with this network's: the fine head is the 100-class one.
+        aux = p.fine_target if context.target == p.coarse_target else p.coarse_target
+        source, _ = own.heads(context.target, aux, dict(context.targets))
+        expected = p.fine_target if own.params.direction == "fine-to-coarse" else p.coarse_target
+        if source != expected:
+            raise ComponentError(f"the curriculum ({own.params.direction}) would feed target {source!r}, but this network feeds "
+                                 f"{expected!r}; check that target {p.fine_target!r} names {p.coarse_target!r} as its parent")
         images = as_images(train.inputs)
         coarse = torch.as_tensor(np.asarray(train.targets[p.coarse_target], dtype=np.int64))
         fine = torch.as_tensor(np.asarray(train.targets[p.fine_target], dtype=np.int64))
