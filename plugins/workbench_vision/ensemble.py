@@ -48,20 +48,6 @@ def build_member(direction: Direction, seed: int) -> HierarchicalCnn:
         return HierarchicalCnn(direction)
 
 
-def grad_layout(stacked: torch.Tensor) -> torch.Tensor:
-    """A stacked parameter in the memory layout its gradient arrives in.
-
-    Under vmap, a linear layer's weight gradient comes out of a batched matmul as
-    ``(members, in, out)`` in memory, i.e. transposed relative to the ``(members, out, in)``
-    weight. Autograd copies a gradient whose strides differ from its parameter's, and that copy
-    was the largest single cost of a training step on the CPU; storing the weight transposed in
-    memory (same shape and values) makes the gradient land without a copy.
-    """
-    if stacked.dim() != 3:
-        return stacked
-    return stacked.detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_(True)
-
-
 class CnnEnsemble:
     """Stacked members of one direction, trained together on shared mini-batches."""
 
@@ -78,10 +64,10 @@ class CnnEnsemble:
         self.settings = settings
         self.device = torch.device(device)
         members = [build_member(direction, s).to(self.device) for s in self.seeds]
-        params, self.buffers = stack_module_state(members)
-        self.params = {name: grad_layout(value) for name, value in params.items()}
+        self.params, self.buffers = stack_module_state(members)
         self.base = copy.deepcopy(members[0]).to("meta")  # shapes only; weights come from self.params
-        self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=settings.learning_rate, weight_decay=settings.weight_decay, foreach=True)
+        self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=settings.learning_rate, weight_decay=settings.weight_decay,
+                                           fused=True)
         self.dropout_generators = [torch.Generator(device=self.device).manual_seed(s + 1) for s in self.seeds]
         self.epochs_done = 0
 

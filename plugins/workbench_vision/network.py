@@ -35,6 +35,29 @@ FINE_HIDDEN = 512  # width of each head's first (dropout) layer
 COARSE_HIDDEN = 512
 
 
+class Dense(nn.Module):
+    """A fully connected layer ``x @ weight + bias`` with the weight stored input-major,
+    ``(in, out)``, initialised like ``nn.Linear`` (uniform in ±1/sqrt(in) for weight and bias).
+
+    Why not ``nn.Linear``: its weight is ``(out, in)``, and under vmap the weight gradient comes
+    out of the batched matmul as ``(in, out)`` in memory, so autograd copies every gradient into
+    the parameter's layout; on the CPU that copy and the optimiser's arithmetic on the strided
+    tensors cost more than the matrix products. Stored input-major, parameters, gradients and
+    optimiser state are all contiguous.
+    """
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        bound = 1.0 / in_features**0.5
+        self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight + self.bias
+
+
 class HierarchicalCnn(nn.Module):
     def __init__(self, direction: Direction):
         super().__init__()
@@ -45,8 +68,8 @@ class HierarchicalCnn(nn.Module):
         self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
         fine_in = FEATURES + (N_COARSE if direction == "coarse-to-fine" else 0)
         coarse_in = FEATURES + (N_FINE if direction == "fine-to-coarse" else 0)
-        self.fine_head = nn.ModuleList([nn.Linear(fine_in, FINE_HIDDEN), nn.Linear(FINE_HIDDEN, 256), nn.Linear(256, N_FINE)])
-        self.coarse_head = nn.ModuleList([nn.Linear(coarse_in, COARSE_HIDDEN), nn.Linear(COARSE_HIDDEN, 64), nn.Linear(64, N_COARSE)])
+        self.fine_head = nn.ModuleList([Dense(fine_in, FINE_HIDDEN), Dense(FINE_HIDDEN, 256), Dense(256, N_FINE)])
+        self.coarse_head = nn.ModuleList([Dense(coarse_in, COARSE_HIDDEN), Dense(COARSE_HIDDEN, 64), Dense(64, N_COARSE)])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(n, 3, 32, 32) images → (n, 4096) features."""
