@@ -18,9 +18,9 @@ Protocol for a model (any architecture, any package) — the curriculum holds no
 the schedule, so the same object drives an MLP, a CNN or a batched ensemble:
 
 1. ``curriculum.heads(target, aux_target, targets)`` → ``(source, receiver)``: which of the
-   study target and the model's auxiliary target feeds which. It checks ``direction`` against
-   the targets' ``TargetInfo.parent`` (the fine target names the coarse one as its parent) and
-   refuses a contradiction with a clear message.
+   study target and the model's auxiliary target feeds which, and
+   ``curriculum.levels(...)`` → ``(coarse, fine)``. The fine target is the one whose
+   ``TargetInfo.parent`` names the other; without such a relation the study target is coarse.
 2. Epochs are numbered from 1. In each epoch ``e``, compute the source head first, then
    ``fed = curriculum.feed(source_prediction, e)`` and give ``concat(encoded, fed)`` to the
    receiving head. ``feed`` returns exact zeros while ``mask_active(e)``; zeros multiply every
@@ -113,24 +113,24 @@ class LabelHierarchy(Curriculum):
         """``"fine"`` or ``"coarse"``: the level whose head's prediction is fed."""
         return "fine" if self.params.direction == "fine-to-coarse" else "coarse"
 
-    def heads(self, target: str, aux_target: str, targets: dict[str, TargetInfo]) -> tuple[str, str]:
-        """``(source, receiver)`` among the study ``target`` and the model's ``aux_target``.
+    def levels(self, target: str, aux_target: str, targets: dict[str, TargetInfo]) -> tuple[str, str]:
+        """``(coarse, fine)`` among the study ``target`` and the model's ``aux_target``.
 
         Which one is fine is read from ``TargetInfo.parent`` (a fine target names its coarse
-        parent). When neither names the other, the auxiliary target is taken as the source —
-        the thesis' setup: the study target's head receives the other head's prediction.
+        parent). When neither names the other, the study target is taken as coarse and the
+        auxiliary target as fine — the thesis' SuperCon setup.
         """
         if target == aux_target:
             raise ComponentError(f"the auxiliary head's target must differ from the study target ({target!r})")
-        fine = coarse = None
-        if targets.get(aux_target) is not None and targets[aux_target].parent == target:
-            fine, coarse = aux_target, target
-        elif targets.get(target) is not None and targets[target].parent == aux_target:
-            fine, coarse = target, aux_target
-        if fine is None:
+        if targets.get(target) is not None and targets[target].parent == aux_target:
             return aux_target, target
-        source, receiver = (fine, coarse) if self.source_level == "fine" else (coarse, fine)
-        return source, receiver
+        return target, aux_target
+
+    def heads(self, target: str, aux_target: str, targets: dict[str, TargetInfo]) -> tuple[str, str]:
+        """``(source, receiver)``: the target whose head's prediction is fed, and the target
+        whose head receives it, as ``direction`` says."""
+        coarse, fine = self.levels(target, aux_target, targets)
+        return (fine, coarse) if self.source_level == "fine" else (coarse, fine)
 
 
 def feed_scales(curricula: Sequence[LabelHierarchy], epoch: int) -> np.ndarray:

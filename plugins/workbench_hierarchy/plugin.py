@@ -3,8 +3,26 @@
 from workbench import hookimpl
 
 from .curriculum import LabelHierarchy
+from .featurizer import HamidiehFeatures
+from .mlp import HierarchicalMLP
+from .supercon import SuperCon
 
 
 @hookimpl
 def register_curricula(register):
     register(LabelHierarchy)
+
+
+@hookimpl
+def register_datasets(register):
+    register(SuperCon)
+
+
+@hookimpl
+def register_representations(register):
+    register(HamidiehFeatures)
+
+
+@hookimpl
+def register_models(register):
+    register(HierarchicalMLP)

@@ -4,15 +4,25 @@ file, the hierarchical MLP's contract and curriculum behaviour, and the quick st
 
 from __future__ import annotations
 
+import gzip
+import zipfile
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from conftest import REPO, run_cli
 
-from workbench import ComponentError, TargetInfo
+from workbench import Bundle, CellContext, ComponentError, DataCorruptError, DataNotFoundError, Table, TargetInfo
 from workbench.registry import get_registry
 from workbench.testing import check
 from workbench_hierarchy.curriculum import LabelHierarchy, feed_scales
+from workbench_hierarchy.elements import SYMBOLS, counts_from_formulas, filled_properties, property_table
+from workbench_hierarchy.featurizer import FEATURE_NAMES, HamidiehFeatures, hamidieh_features
 from workbench_hierarchy.labels import DatasetHierarchy, FixedWidthBins, QuantileBins
+from workbench_hierarchy.mlp import HierarchicalMLP, HierarchicalNet
+from workbench_hierarchy.supercon import SuperCon
 
 
 # -- label constructors ---------------------------------------------------------------------
@@ -107,3 +117,271 @@ def test_direction_decides_which_head_feeds_which_from_the_parent_relation():
 def test_curriculum_contract():
     check(LabelHierarchy)
     assert get_registry().build("curriculum", "label-hierarchy", {"mask_epochs": 2}).interface == "label-hierarchy"
+
+
+# -- the featurizer -------------------------------------------------------------------------
+
+# UCI train.csv, first row (Ba0.2La1.8Cu1O4), the atomic-mass block: mean, wtd_mean, gmean,
+# wtd_gmean, entropy, wtd_entropy, range, wtd_range, std, wtd_std. The first three are confirmed
+# against the published file in shared/data/supercon/README.md; the other seven are train.csv's
+# printed values as this author knows them (no copy is staged) — they pin down the weighted
+# range and the population (not sample) standard deviations, and agree with Table 2's
+# definitions to 1e-8.
+PUBLISHED_ATOMIC_MASS = [88.9444675, 57.8626922857143, 66.3615924315719, 36.1166119053847, 1.18179522860403,
+                         1.06239554519617, 122.90607, 31.7949208571429, 51.9688277861034, 53.6225345301219]
+
+
+def test_featurizer_reproduces_hamidiehs_published_first_row():
+    counts = counts_from_formulas(["Ba0.2La1.8Cu1O4"], ["Ba", "La", "Cu", "O"])
+    properties = np.ones((4, 8))
+    properties[:, 0] = [137.327, 138.90547, 63.546, 15.9994]  # the IUPAC weights Hamidieh used
+    features = hamidieh_features(counts, properties)[0]
+    assert features[0] == 4
+    np.testing.assert_allclose(features[1:11], PUBLISHED_ATOMIC_MASS, rtol=1e-7)
+    assert FEATURE_NAMES[:3] == ("number_of_elements", "mean_atomic_mass", "wtd_mean_atomic_mass")
+    assert FEATURE_NAMES[-1] == "wtd_std_Valence" and len(FEATURE_NAMES) == 81
+
+
+def test_featurizer_by_hand_on_a_two_element_compound_with_a_zero_property():
+    # Nb3Sn: p = (3/4, 1/4); property t = (2, 8) and a second property with a zero.
+    counts = counts_from_formulas(["Nb3Sn"], ["Nb", "Sn"])
+    properties = np.zeros((2, 8))
+    properties[:, 0] = [2.0, 8.0]
+    properties[:, 1] = [0.0, 5.0]
+    f = hamidieh_features(counts, properties)[0]
+    w = np.array([0.2, 0.8])
+    a = np.array([1.5, 2.0]) / 3.5
+    expected = [5.0, 3.5, 4.0, 2.0 ** 0.75 * 8.0 ** 0.25, -(w * np.log(w)).sum(), -(a * np.log(a)).sum(), 6.0, 0.5, 3.0,
+                np.sqrt(0.75 * 1.5 ** 2 + 0.25 * 4.5 ** 2)]
+    np.testing.assert_allclose(f[1:11], expected, rtol=1e-12)
+    # A zero property value makes both geometric means 0 and its entropy share 0 (0 ln 0 = 0).
+    assert f[11 + 2] == 0.0 and f[11 + 3] == 0.0 and f[11 + 4] == 0.0
+    assert f[0] == 2
+
+
+def test_shipped_element_table_and_gap_filling():
+    table = property_table()
+    assert len(table) == 86 and tuple(table.index) == SYMBOLS
+    assert table.loc["Cu", "atomic_mass"] == pytest.approx(63.546) and table.loc["O", "fie"] == pytest.approx(1313.94, rel=1e-4)
+    filled = filled_properties(("He", "Ba", "Cu"))
+    assert filled[0, 4] == 0.0  # He: negative electron affinity (unbound anion) → 0
+    assert np.isfinite(filled).all() and (filled >= 0).all()
+    assert filled[1, 6] == pytest.approx(18.0)  # Ba thermal conductivity, filled from pymatgen
+    mean_mass = hamidieh_features(counts_from_formulas(["Ba0.2La1.8Cu1O4"]), filled_properties())[0, 1]
+    assert mean_mass == pytest.approx(PUBLISHED_ATOMIC_MASS[0], rel=1e-4)
+
+
+def test_formula_parsing_and_bad_formulas():
+    counts = counts_from_formulas(["Tl2Ba2Ca1.9Cu0.1Cu3O10", "Y1Ba2Cu3O"], ["Tl", "Ba", "Ca", "Cu", "O", "Y"])
+    np.testing.assert_allclose(counts, [[2, 2, 1.9, 3.1, 10, 0], [0, 2, 0, 3, 1, 1]])
+    with pytest.raises(ComponentError, match="unknown element"):
+        counts_from_formulas(["Xx2O3"])
+    with pytest.raises(ComponentError, match="cannot read"):
+        counts_from_formulas(["Ba(OH)2"])
+
+
+def test_featurizer_component_from_counts_or_formulas(tmp_path):
+    check(HamidiehFeatures, work_dir=tmp_path)
+    formulas = ["Mg1B2", "Nb3Sn1"]
+    table = Table(counts_from_formulas(formulas), {}, pd.DataFrame({"material": formulas}))
+    context = CellContext.standalone(0, work_dir=tmp_path, feature_names=SYMBOLS)
+    from_counts = HamidiehFeatures()
+    from_counts.fit(table, context)
+    from_formulas = HamidiehFeatures({"formula_column": "material"})
+    from_formulas.fit(table, context)
+    np.testing.assert_array_equal(from_counts.transform(table, context), from_formulas.transform(table, context))
+    with pytest.raises(ComponentError, match="element symbol"):
+        HamidiehFeatures().fit(table, CellContext.standalone(0, work_dir=tmp_path, feature_names=("a", "b")))
+
+
+# -- the SuperCon dataset ---------------------------------------------------------------------
+
+
+def supercon_bundle(data_dir, **params) -> Bundle:
+    return SuperCon(params).load(CellContext.standalone(0, data_dir=data_dir))
+
+
+def test_supercon_loads_the_real_data_with_fitted_labels(data_dir):
+    bundle = supercon_bundle(data_dir)
+    train, validation, test = bundle.train, bundle.validation, bundle.evaluations["test"]
+    assert (len(train), len(validation), len(test)) == (14884, 2126, 4253)
+    assert bundle.feature_names == SYMBOLS and train.inputs.shape == (14884, 86)
+    # 12 equal-count classes on the training split (ties in Tc make them nearly, not exactly, equal).
+    counts = np.bincount(train.targets["tc_coarse"].astype(int), minlength=12)
+    assert counts.min() >= 1150 and counts.max() <= 1330
+    # Fine classes: the thesis numbering, class 0 empty, 56 = Tc ≥ 110 K.
+    tc, fine = train.targets["critical_temp"], train.targets["tc_fine"]
+    assert bundle.targets["tc_fine"].n_classes == 57 and not np.any(fine == 0)
+    np.testing.assert_array_equal(fine == 56, tc >= 110)
+    np.testing.assert_array_equal(fine[tc < 110], np.floor(tc[tc < 110] / 2) + 1)
+    assert bundle.targets["tc_fine"].parent == "tc_coarse" and bundle.targets["critical_temp"].parent == "tc_coarse"
+    whole = np.concatenate([train.samples["row"], validation.samples["row"], test.samples["row"]])
+    np.testing.assert_array_equal(np.sort(whole), np.arange(21263))
+    first = train.samples["row"].tolist().index(0) if 0 in train.samples["row"].tolist() else None
+    if first is not None:
+        assert train.samples["material"][first] == "Ba0.2La1.8Cu1O4" and tc[first] == 29
+    # The grouped split keeps every formula in one split.
+    grouped = supercon_bundle(data_dir, split="by-material")
+    assert not set(grouped.train.samples["material"]) & set(grouped.evaluations["test"].samples["material"])
+
+
+def test_supercon_missing_or_wrong_files_give_clear_messages(data_dir, tmp_path):
+    with pytest.raises(DataNotFoundError, match="train.csv"):
+        supercon_bundle(data_dir, features="uci")
+    with pytest.raises(DataNotFoundError, match="supercon/"):
+        supercon_bundle(tmp_path / "empty")
+    raw = gzip.decompress((data_dir / "supercon" / "unique_m.csv.gz").read_bytes())
+    good_zip, bad_zip = tmp_path / "good.zip", tmp_path / "bad.zip"
+    with zipfile.ZipFile(good_zip, "w") as z:
+        z.writestr("unique_m.csv", raw)
+    with zipfile.ZipFile(bad_zip, "w") as z:
+        z.writestr("unique_m.csv", raw.replace(b",29,", b",28,", 1))
+    assert len(supercon_bundle(None, unique_m_path=str(good_zip)).train) == 14884  # pinned checksum holds
+    with pytest.raises(DataCorruptError, match="SHA-256"):
+        supercon_bundle(None, unique_m_path=str(bad_zip))
+    # A train.csv that does not belong to this unique_m.csv is refused row by row.
+    frame = pd.read_csv(data_dir / "supercon" / "unique_m.csv.gz")
+    features = hamidieh_features(frame[list(SYMBOLS)].to_numpy(float), filled_properties())
+    uci = pd.DataFrame(features, columns=FEATURE_NAMES).assign(critical_temp=frame["critical_temp"])
+    uci.to_csv(tmp_path / "train.csv", index=False)
+    loaded = supercon_bundle(data_dir, features="uci", train_csv_path=str(tmp_path / "train.csv"))
+    assert loaded.feature_names == FEATURE_NAMES and loaded.train.inputs.shape == (14884, 81)
+    uci.assign(critical_temp=uci["critical_temp"] + 1).to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(DataCorruptError, match="row by row"):
+        supercon_bundle(data_dir, features="uci", train_csv_path=str(tmp_path / "other.csv"))
+
+
+# -- the hierarchical MLP -------------------------------------------------------------------
+
+
+def mlp_setup(params, curriculum=None, seed=5):
+    bundle, target = HierarchicalMLP.contract_bundle("classification", np.random.default_rng(0))
+    context = CellContext.standalone(seed, target=target, targets=dict(bundle.targets), curriculum=curriculum)
+    model = HierarchicalMLP(params)
+    return model, bundle, context
+
+
+def test_mlp_contract(tmp_path):
+    check(HierarchicalMLP, work_dir=tmp_path)
+
+
+def test_mlp_pipelines_have_the_thesis_shapes():
+    shapes = {}
+    for name, aux in (("baseline", None), ("regression", "value"), ("binned", "fine")):
+        model, bundle, context = mlp_setup({"aux_target": aux, "epochs": 1})
+        model.fit(bundle.train, context)
+        shapes[name] = [layer.weight.shape[::-1] for layer in model.net_.main if isinstance(layer, torch.nn.Linear)]
+        prediction = model.predict(bundle.evaluations["test"])
+        assert prediction["coarse"].shape == (30, 3)
+        if aux == "value":
+            assert prediction["value"].shape == (30,)
+        if aux == "fine":
+            assert prediction["fine"].shape == (30, 5)
+    assert shapes["baseline"] == [(64, 32), (32, 16), (16, 3)]
+    assert shapes["regression"] == [(65, 32), (32, 16), (16, 3)]
+    assert shapes["binned"] == [(69, 64), (64, 32), (32, 3)]
+
+
+def fed_weights(model):
+    first = model.net_.main[0] if model.net_.aux_feeds_main else model.net_.aux[0]
+    return first.weight[:, model.params.embedding:].detach().clone()
+
+
+def initial_fed_weights(model, context):
+    torch.manual_seed(context.derive_seed("hierarchical-mlp-init"))
+    net = HierarchicalNet(**model.net_args_)
+    first = net.main[0] if net.aux_feeds_main else net.aux[0]
+    return first.weight[:, model.params.embedding:].detach()
+
+
+@pytest.mark.parametrize("direction", ["fine-to-coarse", "coarse-to-fine"])
+def test_masked_epochs_feed_zeros_so_the_fed_columns_never_learn(direction):
+    for mask, changed in ((2, False), (1, True), ("all", False), (0, True)):
+        curriculum = LabelHierarchy({"mask_epochs": mask, "direction": direction})
+        model, bundle, context = mlp_setup({"aux_target": "fine", "epochs": 2}, curriculum)
+        model.fit(bundle.train, context)
+        moved = not torch.equal(fed_weights(model), initial_fed_weights(model, context))
+        assert moved == changed, f"K={mask}: fed-column weights {'moved' if moved else 'stayed'}"
+    assert model.net_.aux_feeds_main == (direction == "fine-to-coarse")
+
+
+def test_per_epoch_predictions_follow_the_mask_and_never_read_labels():
+    seen = []
+    curriculum = LabelHierarchy({"mask_epochs": 1})
+    model, bundle, context = mlp_setup({"aux_target": "fine", "epochs": 3}, curriculum)
+    test = bundle.evaluations["test"]
+
+    def hook(epoch, predict):
+        # In epoch 1 the coarse head must not depend on the fine head's output at all.
+        with torch.no_grad():
+            z = model.net_.encoder(model._tensors(test))
+            zeros = model.net_.main(torch.cat([z, torch.zeros(len(test), 5)], 1))
+            fed = model.net_.main(torch.cat([z, torch.softmax(model.net_.aux(z), 1)], 1))
+        expected = torch.softmax(zeros if epoch == 1 else fed, 1).double().numpy()
+        np.testing.assert_allclose(predict(test)["coarse"], expected, rtol=1e-6)
+        seen.append(epoch)
+
+    context.epoch_hook = hook
+    model.fit(bundle.train, context)
+    assert seen == [1, 2, 3]
+    # Predictions come from the inputs alone: shuffled or absent labels change nothing.
+    without_labels = Table(test.inputs, {})
+    shuffled = Table(test.inputs, {k: np.random.default_rng(1).permutation(v) for k, v in test.targets.items()})
+    np.testing.assert_array_equal(model.predict(without_labels)["coarse"], model.predict(test)["coarse"])
+    np.testing.assert_array_equal(model.predict(shuffled)["fine"], model.predict(test)["fine"])
+
+
+def test_mlp_refuses_unknown_auxiliary_targets_and_resumes_from_checkpoints(tmp_path):
+    model, bundle, context = mlp_setup({"aux_target": "nope", "epochs": 1})
+    with pytest.raises(ComponentError, match="nope"):
+        model.fit(bundle.train, context)
+    full, bundle, context = mlp_setup({"aux_target": "value", "epochs": 4, "checkpoint_every": 2})
+    context.cell_dir = tmp_path / "cell"
+    full.fit(bundle.train, context)
+    # Interrupt after the epoch-2 checkpoint, then resume: the same weights as an uninterrupted fit.
+    interrupted, _, context2 = mlp_setup({"aux_target": "value", "epochs": 4, "checkpoint_every": 2})
+    context2.cell_dir = tmp_path / "cell2"
+
+    def stop(epoch, predict):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    context2.epoch_hook = stop
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(bundle.train, context2)
+    assert (tmp_path / "cell2" / "checkpoint.pt").exists()
+    resumed, _, context3 = mlp_setup({"aux_target": "value", "epochs": 4, "checkpoint_every": 2})
+    context3.cell_dir = tmp_path / "cell2"
+    resumed.fit(bundle.train, context3)
+    test = bundle.evaluations["test"]
+    np.testing.assert_allclose(resumed.predict(test)["value"], full.predict(test)["value"], rtol=1e-5)
+
+
+# -- the quick studies, end to end ------------------------------------------------------------
+
+
+@pytest.mark.slow  # ~12 s alone, over 20 s on the shared machine
+def test_quick_supercon_curriculum_study_runs_through_the_cli(tmp_path, data_dir):
+    result = run_cli("run", str(REPO / "studies" / "quick" / "supercon_curriculum.yaml"), "--runs-root", str(tmp_path), "--quiet",
+                     "--data-dir", str(data_dir), timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = next((tmp_path / "supercon_curriculum").iterdir())
+    rows = pd.read_csv(run_dir / "results.csv")
+    final = rows[(rows["metric"] == "accuracy") & (rows["evaluation"] == "test") & rows["step"].isna()]
+    assert sorted(final["model"].unique()) == ["baseline", "binned-head", "regression-head"] and len(final) == 6
+    assert (final["value"] > 2.5 / 12).all()  # well above chance (1/12) after five epochs on 3,000 materials
+    per_epoch = rows[(rows["metric"] == "accuracy") & (rows["step_name"] == "epoch") & (rows["evaluation"] == "test")]
+    assert sorted(per_epoch["step"].unique()) == [1.0, 2.0, 3.0, 4.0, 5.0] and len(per_epoch) == 30
+    last = per_epoch[per_epoch["step"] == 5].sort_values(["model", "replicate"])["value"].to_numpy()
+    np.testing.assert_allclose(last, final.sort_values(["model", "replicate"])["value"].to_numpy())
+    assert (run_dir / "figures" / "accuracy-per-epoch.png").exists()
+
+
+def test_quick_supercon_baselines_study_runs_through_the_cli(tmp_path, data_dir):
+    result = run_cli("run", str(REPO / "studies" / "quick" / "supercon_baselines.yaml"), "--runs-root", str(tmp_path), "--quiet",
+                     "--data-dir", str(data_dir), timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = pd.read_csv(next((tmp_path / "supercon_baselines").iterdir()) / "results.csv")
+    accuracy = rows[(rows["metric"] == "accuracy") & (rows["evaluation"] == "test")]["value"].item()
+    rmse = rows[(rows["metric"] == "rmse") & (rows["evaluation"] == "test")]["value"].item()
+    assert 0.3 < accuracy < 0.9 and 8.0 < rmse < 25.0
