@@ -95,10 +95,14 @@ class HierarchicalCnnModel(Model):
         ensemble_mask_epochs: list[int | Literal["all"]] = Field(
             default_factory=list, description="curriculum mask epochs K trained together with this cell's; empty: only this cell's")
         device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="where to train: auto takes a GPU when there is one")
+        stack_members: Literal["auto", "always", "never"] = Field(
+            default="auto", description="train the shared pass's members as one vmapped ensemble per direction ('always'), "
+                                        "one after another ('never'), or stacked on a GPU only ('auto': on the CPU stacking "
+                                        "is not faster, see docs/results.md)")
 
     @classmethod
     def contract_params(cls) -> list[dict[str, Any]]:
-        return [{"epochs": 1}, {"epochs": 2, "ensemble_mask_epochs": [0, 1], "dropout": 0.5}]
+        return [{"epochs": 1}, {"epochs": 2, "ensemble_mask_epochs": [0, 1], "dropout": 0.5, "stack_members": "always"}]
 
     @classmethod
     def contract_bundle(cls, task: str, rng: np.random.Generator) -> tuple[Bundle, str] | None:
@@ -238,15 +242,17 @@ class HierarchicalCnnModel(Model):
         return saved["state"], saved["history"]
 
     def _train_shared(self, members, images, coarse, fine, init_seed, order_seed, context, entry: Path) -> None:
+        stack = self.params.stack_members == "always" or (self.params.stack_members == "auto" and self.device().type == "cuda")
         groups: dict[str, list[LabelHierarchy]] = {}
         for member in members:
-            groups.setdefault(member.params.direction, []).append(member)
+            groups.setdefault(member.params.direction if stack else member_id(member), []).append(member)
         saved = context.load_checkpoint()
         progress = saved if saved is not None and saved.get("kind") == "shared" and saved.get("entry") == entry.name else None
         bar, on_batch = self._progress(context, self.params.epochs * len(images) * len(groups))
         entry.mkdir(parents=True, exist_ok=True)
         with bar:
-            for index, (direction, curricula) in enumerate(groups.items()):
+            for index, curricula in enumerate(groups.values()):
+                direction = curricula[0].params.direction
                 engine = CnnEnsemble(direction, [init_seed] * len(curricula), curricula, self.settings(), self.device())
                 history: list[list[dict[str, float]]] = [[] for _ in curricula]
                 if progress is not None and progress["group"] == index:

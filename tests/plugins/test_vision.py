@@ -208,9 +208,11 @@ def cifar_bundle() -> Bundle:
     return Bundle(train=table(48, 1), validation=table(16, 2), evaluations={"test": table(20, 3)}, targets=targets)
 
 
-def test_sibling_cells_take_their_member_from_one_shared_pass(tmp_path):
+@pytest.mark.parametrize("stack", ["always", "never"])
+def test_sibling_cells_take_their_member_from_one_shared_pass(tmp_path, stack):
     bundle = cifar_bundle()
-    shared = {"epochs": 2, "batch_size": 16, "ensemble_directions": ["fine-to-coarse", "coarse-to-fine"], "ensemble_mask_epochs": [0, 1]}
+    shared = {"epochs": 2, "batch_size": 16, "ensemble_directions": ["fine-to-coarse", "coarse-to-fine"], "ensemble_mask_epochs": [0, 1],
+              "stack_members": stack}
     test = bundle.evaluations["test"]
     predictions = {}
     for k in (1, 0):  # two sibling cells (same seed and training set), different curricula
