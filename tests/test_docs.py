@@ -25,7 +25,7 @@ def test_the_readme_carries_exactly_two_setup_commands_and_ci_runs_the_test_one(
     readme = (REPO / "README.md").read_text()
     commands = re.findall(r"```bash\n(python3 -m venv[^\n]*)\n```", readme)
     assert len(commands) == 2
-    assert commands[0].endswith("workbench run studies/emulator.yaml")
+    assert commands[0].endswith("workbench run studies/emulator.yaml --jobs 2")
     assert commands[1].endswith("python -m pytest")
     assert commands[1] in (REPO / ".ci" / "run").read_text()
 
