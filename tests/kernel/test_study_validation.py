@@ -76,7 +76,8 @@ def test_a_typo_in_a_component_name_is_located_and_suggests_the_name(tmp_path):
     assert message.startswith(f"{tmp_path / 'study.yaml'}:{line_of(text, 'random-forrest')}:")
     assert "model 'random-forrest' is not registered" in message
     assert "Did you mean 'random-forest'?" in message
-    assert "gradient-boosting, linear, random-forest" in message
+    registered = message.split("Registered models: ")[1].split(".\n")[0].split(", ")
+    assert {"gradient-boosting", "linear", "random-forest"} <= set(registered) and registered == sorted(registered)
 
 
 def test_an_unknown_parameter_lists_the_allowed_ones_with_types_and_defaults(tmp_path):
