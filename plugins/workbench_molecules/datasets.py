@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import rdkit
 from pydantic import Field
 
 import workbench
@@ -89,7 +90,10 @@ class Esol(Dataset):
         frame, mols, dropped = read_esol()
         if dropped:
             context.log.warning("esol: RDKit cannot parse %d molecule(s), dropped: %s", len(dropped), "; ".join(dropped))
-        properties = pd.DataFrame(compute_properties(mols), columns=list(PROPERTY_NAMES))
+        # ~2 s of RDKit per load; every cell of a study loads, so the table is cached.
+        key = {"esol_sha256": ESOL_SHA256, "rows": frame["esol_row"].to_numpy(), "properties": list(PROPERTY_NAMES), "rdkit": rdkit.__version__}
+        computed = context.cache.arrays("esol-properties", key, lambda: {"properties": compute_properties(mols)})["properties"]
+        properties = pd.DataFrame(computed, columns=list(PROPERTY_NAMES))
         hazards = None
         if p.source == "pubchem":
             properties, hazards, missing = self._pubchem(frame, properties, context)

@@ -1,0 +1,88 @@
+"""Thesis Fig. 2.3: per representation, the linear model's score as a bar and the random
+forest's gain (or loss) over it stacked on top, one panel per target."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from pydantic import Field  # noqa: E402
+
+import workbench  # noqa: E402
+from workbench import Figure  # noqa: E402
+from workbench.run_view import RunView  # noqa: E402
+
+
+def gain_table(results: pd.DataFrame, metric: str, evaluation: str, representation_axis: str, model_axis: str,
+               linear: str, forest: str, panel_axis: str | None) -> pd.DataFrame:
+    """Mean and std over replicates of ``metric`` per (panel, representation, model), with
+    the forest-minus-linear gain; representations in the order they first appear."""
+    rows = results[(results["metric"] == metric) & (results["evaluation"] == evaluation) & (results["step_name"] == "")]
+    keys = ([panel_axis] if panel_axis else []) + [representation_axis]
+    stats = rows.groupby(keys + [model_axis], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
+    wide = stats.pivot_table(index=keys, columns=model_axis, values=["mean", "std", "count"], sort=False)
+    out = pd.DataFrame(index=wide.index)
+    for model, name in ((linear, "linear"), (forest, "forest")):
+        if ("mean", model) not in wide.columns:
+            return pd.DataFrame()
+        out[f"{name}_mean"] = wide[("mean", model)]
+        out[f"{name}_std"] = wide[("std", model)].fillna(0.0)
+        out[f"{name}_n"] = wide[("count", model)]
+    out["forest_gain"] = out["forest_mean"] - out["linear_mean"]
+    return out.reset_index()
+
+
+class RepresentationGain(Figure):
+    name = "representation-gain"
+    summary = "Thesis Fig. 2.3: linear score per representation with the random forest's gain stacked on top, one panel per target."
+
+    class Params(workbench.Params):
+        metric: str = Field(default="roc-auc", description="metric label in the results table")
+        evaluation: str = Field(default="test", description="evaluation set")
+        representation_axis: str = Field(default="representation", description="grid axis holding the representations")
+        model_axis: str = Field(default="model", description="grid axis holding the models")
+        linear: str = Field(default="linear", description="label of the linear model on the model axis")
+        forest: str = Field(default="forest", description="label of the random forest on the model axis")
+        panel_axis: str | None = Field(default="target", description="grid axis giving one panel per value (null: one panel)")
+        title: str | None = Field(default=None, description="figure title (default: derived)")
+
+    def draw(self, run: RunView):
+        p = self.params
+        results = run.results
+        needed = {p.representation_axis, p.model_axis} | ({p.panel_axis} if p.panel_axis else set())
+        if results.empty or not needed <= set(results.columns):
+            return None
+        table = gain_table(results, p.metric, p.evaluation, p.representation_axis, p.model_axis, p.linear, p.forest, p.panel_axis)
+        if table.empty:
+            return None
+        panels = list(dict.fromkeys(table[p.panel_axis])) if p.panel_axis else [None]
+        cols = min(3, len(panels))
+        rows_n = int(np.ceil(len(panels) / cols))
+        fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.8 * rows_n), squeeze=False)
+        for ax, panel in zip(axes.flat, panels):
+            part = table if panel is None else table[table[p.panel_axis] == panel]
+            x = np.arange(len(part))
+            lin, gain = part["linear_mean"].to_numpy(), part["forest_gain"].to_numpy()
+            ax.bar(x, lin, yerr=part["linear_std"], capsize=2, color="tab:blue", label="linear")
+            # The forest's gain sits on the linear bar; a loss hangs down from its top, hatched.
+            ax.bar(x, gain, bottom=lin, yerr=part["forest_std"], capsize=2, color="tab:orange",
+                   hatch=None, label="random forest − linear")
+            for xi, g, l in zip(x, gain, lin):
+                if g < 0:
+                    ax.bar(xi, g, bottom=l, color="none", edgecolor="k", hatch="//", linewidth=0)
+            low = min(float(np.nanmin(np.minimum(lin, lin + gain))), 0.5 if p.metric == "roc-auc" else np.inf)
+            high = float(np.nanmax(np.maximum(lin, lin + gain)))
+            ax.set_ylim(low - 0.05 * abs(high - low), high + 0.1 * abs(high - low))
+            ax.set_xticks(x, list(part[p.representation_axis]), rotation=35, ha="right", fontsize="small")
+            ax.set_ylabel(p.metric)
+            ax.set_title(str(panel) if panel is not None else p.metric)
+            ax.grid(axis="y", alpha=0.3)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize="small", loc="lower left")
+        fig.suptitle(p.title or f"{p.metric} ({p.evaluation}): linear (blue) and forest gain (orange); mean ± std over replicates", fontsize="medium")
+        fig.tight_layout()
+        return fig
