@@ -110,7 +110,9 @@ class Esol(Dataset):
         samples = frame[["esol_row", "Compound ID", "smiles"]].rename(columns={"Compound ID": "compound"})
         table = Table(properties, targets, samples)
         rng = np.random.default_rng(p.split_seed if p.split_seed is not None else context.derive_seed("split"))
-        train, _, test = split_indices(len(frame), rng, p.test_fraction, 0.0)
+        # Grouped by SMILES: five structures appear twice in ESOL (e.g. mannitol and sorbitol,
+        # stereoisomers written alike); both copies go to the same side of the split.
+        train, _, test = split_indices(len(frame), rng, p.test_fraction, 0.0, groups=frame["smiles"].to_numpy())
         return Bundle(
             train=table.take(train),
             evaluations={"test": table.take(test)},

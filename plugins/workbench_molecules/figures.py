@@ -21,6 +21,10 @@ def gain_table(results: pd.DataFrame, metric: str, evaluation: str, representati
     """Mean and std over replicates of ``metric`` per (panel, representation, model), with
     the forest-minus-linear gain; representations in the order they first appear."""
     rows = results[(results["metric"] == metric) & (results["evaluation"] == evaluation) & (results["step_name"] == "")]
+    if panel_axis:
+        # A zipped axis that repeats a value (one target per representation) gets labels
+        # "health_hazard#0", "health_hazard#1", ... from the kernel; the panel is the value.
+        rows = rows.assign(**{panel_axis: rows[panel_axis].astype(str).str.replace(r"#\d+$", "", regex=True)})
     keys = ([panel_axis] if panel_axis else []) + [representation_axis]
     stats = rows.groupby(keys + [model_axis], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
     wide = stats.pivot_table(index=keys, columns=model_axis, values=["mean", "std", "count"], sort=False)

@@ -158,7 +158,8 @@ class FragmentVAE(Representation):
                     bar.advance(1000)
         rng = np.random.default_rng(p.seed)
         order = rng.permutation(len(mols))
-        n_hold = max(10, len(mols) // 20)
+        # 5% held out; at least a quarter (up to 500) of a small corpus, so the probe has data.
+        n_hold = max(len(mols) // 20, min(len(mols) // 4, 500))
         hold, train = order[:n_hold], order[n_hold:]
         vocabulary = build_vocabulary((fragments[i] for i in train), p.vocabulary_size)
         featurize = Featurizer(vocabulary, p.pair_bins)

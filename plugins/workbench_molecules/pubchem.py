@@ -63,15 +63,15 @@ class PubChemClient:
 
     def __init__(self, cache_dir: Path, *, rate: float = 4.0, retries: int = 4, backoff: float = 1.0,
                  timeout: float = 30.0, transport: Transport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None):
         self.cache_dir = Path(cache_dir)
         self.interval = 1.0 / rate
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
         self.transport = transport or urllib_transport
-        self.sleep = sleep
-        self.clock = clock
+        self.sleep = sleep or time.sleep
+        self.clock = clock or time.monotonic
         self._last = -math.inf
         self.requests = 0  # network requests made (cache hits excluded)
 
