@@ -20,7 +20,8 @@ def gain_table(results: pd.DataFrame, metric: str, evaluation: str, representati
                linear: str, forest: str, panel_axis: str | None) -> pd.DataFrame:
     """Mean and std over replicates of ``metric`` per (panel, representation, model), with
     the forest-minus-linear gain; representations in the order they first appear."""
-    rows = results[(results["metric"] == metric) & (results["evaluation"] == evaluation) & (results["step_name"] == "")]
+    final = results["step_name"].fillna("") == ""  # final values (no step), however the table was read
+    rows = results[(results["metric"] == metric) & (results["evaluation"] == evaluation) & final]
     if panel_axis:
         # A zipped axis that repeats a value (one target per representation) gets labels
         # "health_hazard#0", "health_hazard#1", ... from the kernel; the panel is the value.
@@ -65,7 +66,7 @@ class RepresentationGain(Figure):
         panels = list(dict.fromkeys(table[p.panel_axis])) if p.panel_axis else [None]
         cols = min(3, len(panels))
         rows_n = int(np.ceil(len(panels) / cols))
-        fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.8 * rows_n), squeeze=False)
+        fig, axes = plt.subplots(rows_n, cols, figsize=(max(6.5, 4.6 * cols), 0.6 + 3.8 * rows_n), squeeze=False)
         for ax, panel in zip(axes.flat, panels):
             part = table if panel is None else table[table[p.panel_axis] == panel]
             x = np.arange(len(part))
@@ -86,7 +87,8 @@ class RepresentationGain(Figure):
             ax.grid(axis="y", alpha=0.3)
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
-        axes.flat[0].legend(fontsize="small", loc="lower left")
-        fig.suptitle(p.title or f"{p.metric} ({p.evaluation}): linear (blue) and forest gain (orange); mean ± std over replicates", fontsize="medium")
+        axes.flat[0].legend(fontsize="small", loc="best", framealpha=0.9)
+        fig.suptitle(p.title or f"{p.metric} ({p.evaluation}): linear model (blue), random forest's gain over it (orange)\n"
+                               "mean ± std over replicates; a hatched bar is a loss", fontsize="medium")
         fig.tight_layout()
         return fig
