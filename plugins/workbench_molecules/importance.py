@@ -132,6 +132,11 @@ class ImportanceFingerprint(Representation):
         n_estimators: int = Field(default=100, ge=1, description="trees of the random forest")
         value_fraction: float = Field(default=0.1, gt=0, le=1, description="fraction of the training rows each sample is relaxed to (thesis: 1/10; 1: all)")
         seed: int = Field(default=0, description="seed of the forest and of the relaxation rows; fixed, so replicates share (and cache) one fingerprint")
+        folds: int = Field(
+            default=0, ge=0,
+            description="0: training molecules are fingerprinted in-sample by the model trained on them (thesis); "
+                        "k >= 2: each by a model trained on the other k-1 folds, as test molecules are",
+        )
 
     @classmethod
     def contract_params(cls) -> list[dict]:
@@ -162,8 +167,19 @@ class ImportanceFingerprint(Representation):
         known = np.isfinite(y)
         if known.sum() < 2 or (self.task_ == "classification" and len(np.unique(y[known])) < 2):
             raise ComponentError(f"importance-fingerprint: the training set has too few known {p.source!r} labels to train on")
-        self.model_ = source_model(self.task_, p.model, p.n_estimators, p.seed)
-        self.model_.fit(X[known], y[known].astype(np.int64) if self.task_ == "classification" else y[known])
+        labels = np.where(known, y, 0).astype(np.int64) if self.task_ == "classification" else y  # NaN rows are never used
+        self.model_ = source_model(self.task_, p.model, p.n_estimators, p.seed).fit(X[known], labels[known])
+        # Out-of-fold models: a training molecule's fingerprint then comes from a model that
+        # has not seen its label, as a test molecule's does. Rows without a source label were
+        # never trained on and keep the full model (fold -1).
+        self.fold_of_ = np.full(len(X), -1)
+        self.fold_models_ = []
+        if p.folds >= 2:
+            rows = np.flatnonzero(known)
+            self.fold_of_[rows] = np.random.default_rng(p.seed).permutation(len(rows)) % p.folds
+            for k in range(p.folds):
+                fit_rows = rows[self.fold_of_[rows] != k]
+                self.fold_models_.append(source_model(self.task_, p.model, p.n_estimators, p.seed).fit(X[fit_rows], labels[fit_rows]))
         self.background_ = X
         self.key_ = {"params": p, "train": X, "labels": y}
 
@@ -177,8 +193,14 @@ class ImportanceFingerprint(Representation):
             rng = np.random.default_rng([p.seed, len(X)])
             # Each sample gets its own random subset of relaxation rows (thesis: 1/10 of them).
             value_rows = np.argsort(rng.random((len(X), n_back)), axis=1)[:, :m] if m < n_back else np.tile(np.arange(n_back), (len(X), 1))
-            with context.progress(f"fingerprint ({p.source})", total=X.shape[1]) as bar:
-                fp = fingerprint(predictor(self.model_, self.task_), X, self.background_, value_rows, progress=lambda: bar.advance(1))
+            is_train = X.shape == self.background_.shape and np.array_equal(X, self.background_)
+            groups = self.fold_of_ if (is_train and self.fold_models_) else np.full(len(X), -1)
+            fp = np.zeros_like(X)
+            with context.progress(f"fingerprint ({p.source})", total=X.shape[1] * len(np.unique(groups))) as bar:
+                for k in np.unique(groups):
+                    model = self.model_ if k < 0 else self.fold_models_[k]
+                    rows = np.flatnonzero(groups == k)
+                    fp[rows] = fingerprint(predictor(model, self.task_), X[rows], self.background_, value_rows[rows], progress=lambda: bar.advance(1))
             return {"fingerprint": fp}
 
         return context.cache.arrays("importance-fingerprint", {**self.key_, "table": X}, compute)["fingerprint"]

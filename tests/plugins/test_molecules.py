@@ -307,3 +307,21 @@ def test_quick_study_end_to_end(tmp_path, data_dir):
     linear = auc[auc["model"] == "linear"].groupby("representation")["value"]
     assert (linear.std().fillna(0) < 1e-12).all()  # linear fits do not depend on the replicate seed
     assert (run_dir / "figures" / "fig2-3.png").stat().st_size > 10_000
+
+
+def test_out_of_fold_fingerprints_of_training_molecules_come_from_models_that_did_not_see_them(tmp_path):
+    bundle = ImportanceFingerprint.contract_bundle(np.random.default_rng(0))
+    context = CellContext.standalone(0, cache_dir=tmp_path, targets=bundle.targets)
+    in_sample = ImportanceFingerprint({"source": "aux", "n_estimators": 10, "value_fraction": 0.5})
+    out_of_fold = ImportanceFingerprint({"source": "aux", "n_estimators": 10, "value_fraction": 0.5, "folds": 3})
+    for rep in (in_sample, out_of_fold):
+        rep.fit(bundle.train, context)
+    train_in, train_oof = in_sample.transform(bundle.train, context), out_of_fold.transform(bundle.train, context)
+    # test molecules: both use the model trained on all training labels
+    np.testing.assert_array_equal(in_sample.transform(bundle.evaluations["test"], context), out_of_fold.transform(bundle.evaluations["test"], context))
+    unlabelled = np.isnan(bundle.train.targets["aux"])
+    np.testing.assert_array_equal(train_in[unlabelled], train_oof[unlabelled])  # never trained on: full model
+    assert not np.allclose(train_in[~unlabelled], train_oof[~unlabelled])
+    # a fold model predicting its held-out molecules is less sure than the in-sample forest:
+    # the total drop |f(x) - mean f| shrinks on average
+    assert np.abs(train_oof[~unlabelled].sum(1)).mean() < np.abs(train_in[~unlabelled].sum(1)).mean()
