@@ -53,6 +53,17 @@ class RepresentationGain(Figure):
         forest: str = Field(default="forest", description="label of the random forest on the model axis")
         panel_axis: str | None = Field(default="target", description="grid axis giving one panel per value (null: one panel)")
         title: str | None = Field(default=None, description="figure title (default: derived)")
+        higher_is_better: bool | None = Field(default=None, description="direction of the metric (null: the registered metric's, by name)")
+
+    def _higher_is_better(self) -> bool:
+        if self.params.higher_is_better is not None:
+            return self.params.higher_is_better
+        from workbench.registry import UnknownComponentError, get_registry
+
+        try:
+            return bool(get_registry().entry("metric", self.params.metric).cls.higher_is_better)
+        except UnknownComponentError:
+            return True
 
     def draw(self, run: RunView):
         p = self.params
@@ -63,6 +74,7 @@ class RepresentationGain(Figure):
         table = gain_table(results, p.metric, p.evaluation, p.representation_axis, p.model_axis, p.linear, p.forest, p.panel_axis)
         if table.empty:
             return None
+        higher = self._higher_is_better()
         panels = list(dict.fromkeys(table[p.panel_axis])) if p.panel_axis else [None]
         cols = min(3, len(panels))
         rows_n = int(np.ceil(len(panels) / cols))
@@ -76,7 +88,7 @@ class RepresentationGain(Figure):
             ax.bar(x, gain, bottom=lin, yerr=part["forest_std"], capsize=2, color="tab:orange",
                    hatch=None, label="random forest − linear")
             for xi, g, l in zip(x, gain, lin):
-                if g < 0:
+                if (g < 0) == higher and g != 0:  # the forest did worse than the linear model
                     ax.bar(xi, g, bottom=l, color="none", edgecolor="k", hatch="//", linewidth=0)
             low = min(float(np.nanmin(np.minimum(lin, lin + gain))), 0.5 if p.metric == "roc-auc" else np.inf)
             high = float(np.nanmax(np.maximum(lin, lin + gain)))
