@@ -84,12 +84,14 @@ class RepresentationGain(Figure):
             x = np.arange(len(part))
             lin, gain = part["linear_mean"].to_numpy(), part["forest_gain"].to_numpy()
             ax.bar(x, lin, yerr=part["linear_std"], capsize=2, color="tab:blue", label="linear")
-            # The forest's gain sits on the linear bar; a loss hangs down from its top, hatched.
-            ax.bar(x, gain, bottom=lin, yerr=part["forest_std"], capsize=2, color="tab:orange",
-                   hatch=None, label="random forest − linear")
-            for xi, g, l in zip(x, gain, lin):
-                if (g < 0) == higher and g != 0:  # the forest did worse than the linear model
-                    ax.bar(xi, g, bottom=l, color="none", edgecolor="k", hatch="//", linewidth=0)
+            # The forest's change is a narrower orange segment from the linear value to the
+            # forest's, so a decrease does not hide the blue bar's top; hatched where worse.
+            worse = (gain < 0) if higher else (gain > 0)
+            ax.bar(x, gain, bottom=lin, width=0.5, yerr=part["forest_std"], capsize=2, color="tab:orange",
+                   edgecolor="k", linewidth=0.5, label="random forest − linear")
+            for xi, g, l, w in zip(x, gain, lin, worse):
+                if w and g != 0:
+                    ax.bar(xi, g, bottom=l, width=0.5, color="none", edgecolor="k", hatch="//", linewidth=0)
             low = min(float(np.nanmin(np.minimum(lin, lin + gain))), 0.5 if p.metric == "roc-auc" else np.inf)
             high = float(np.nanmax(np.maximum(lin, lin + gain)))
             ax.set_ylim(low - 0.05 * abs(high - low), high + 0.1 * abs(high - low))
@@ -100,7 +102,8 @@ class RepresentationGain(Figure):
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
         axes.flat[0].legend(fontsize="small", loc="best", framealpha=0.9)
-        fig.suptitle(p.title or f"{p.metric} ({p.evaluation}): linear model (blue), random forest's gain over it (orange)\n"
-                               "mean ± std over replicates; a hatched bar is a loss", fontsize="medium")
+        default = (f"{p.metric} ({p.evaluation}): blue bar = linear model; orange segment = change to the random forest "
+                   f"(its far end is the forest's value;\n{'higher' if higher else 'lower'} is better; hatched = forest worse); mean ± std over replicates")
+        fig.suptitle(p.title or default, fontsize="small")
         fig.tight_layout()
         return fig
