@@ -74,7 +74,9 @@ class Cache:
         return self.root / namespace / digest(key)
 
     @contextmanager
-    def _locked(self, path: Path) -> Iterator[None]:
+    def locked(self, path: Path) -> Iterator[None]:
+        """Hold an exclusive lock on ``path`` (usually an :meth:`entry`) across processes, so
+        that concurrent cells compute a shared intermediate once."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path.with_name(path.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -91,7 +93,7 @@ class Cache:
     ) -> dict[str, np.ndarray]:
         """Arrays stored for ``key``, computing and storing them first if absent."""
         path = self.entry(namespace, key).with_suffix(".npz")
-        with self._locked(path):
+        with self.locked(path):
             if path.exists():
                 try:
                     with np.load(path, allow_pickle=False) as stored:
@@ -106,7 +108,7 @@ class Cache:
     def directory(self, namespace: str, key: Mapping[str, Any], build: Callable[[Path], None]) -> Path:
         """A directory stored for ``key``; ``build(scratch_dir)`` fills it the first time."""
         path = self.entry(namespace, key)
-        with self._locked(path):
+        with self.locked(path):
             if not path.exists():
                 with atomic.directory(path) as scratch:
                     build(scratch)

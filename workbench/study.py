@@ -276,8 +276,16 @@ class _Validator:
         for dup in {n for n in names if names.count(n) > 1}:
             self.add(f"grid axis {dup!r} is given twice", self.source.key(("grid", dup)))
         axes.append(Axis(REPLICATE, (), list(range(study.repeats)), [("repeats",)] * study.repeats, group))
+        by_group: dict[int, list[Axis]] = {}
         for axis in axes:
-            axis.labels = _axis_labels(axis)
+            axis.labels = [_value_label(v) for v in axis.values]
+            by_group.setdefault(axis.group, []).append(axis)
+        for members in by_group.values():
+            # A value may repeat along a zipped axis as long as the zipped combination does not.
+            combinations = list(zip(*(a.labels for a in members)))
+            if len(set(combinations)) < len(combinations):
+                for axis in members:
+                    axis.labels = _disambiguated(axis.labels)
         all_names = [a.name for a in axes]
         for i, name in enumerate(study.seed_axes or []):
             if name not in all_names:
@@ -550,20 +558,24 @@ def _set_path(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
-def _axis_labels(axis: Axis) -> list[str]:
-    labels = []
-    for value in axis.values:
-        if isinstance(value, dict) and "use" in value:
-            try:
-                labels.append(ComponentSpec.model_validate(value).display())
-            except ValidationError:
-                labels.append(str(value.get("label") or value.get("use")))
-        else:
-            labels.append(str(value))
-    seen: dict[str, int] = {}
+def _value_label(value: Any) -> str:
+    """How a grid value appears in tables and figures: a component by its label or name, a list
+    by its items' labels joined with '+', anything else as written."""
+    if isinstance(value, dict) and "use" in value:
+        try:
+            return ComponentSpec.model_validate(value).display()
+        except ValidationError:
+            return str(value.get("label") or value.get("use"))
+    if isinstance(value, list):
+        return "+".join(_value_label(item) for item in value)
+    return str(value)
+
+
+def _disambiguated(labels: list[str]) -> list[str]:
+    counts: dict[str, int] = {}
     for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-    return [f"{label}#{i}" if seen[label] > 1 else label for i, label in enumerate(labels)]
+        counts[label] = counts.get(label, 0) + 1
+    return [f"{label}#{i}" if counts[label] > 1 else label for i, label in enumerate(labels)]
 
 
 def resolved_dict(study: Study, components: dict[str, Component]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ over materials — so featurizing 21,263 materials takes well under a second.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import numpy as np
 from pydantic import Field

@@ -26,7 +26,6 @@ import gzip
 import hashlib
 import io
 import zipfile
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -34,7 +33,7 @@ import pandas as pd
 from pydantic import Field
 
 import workbench
-from workbench import Bundle, CellContext, ComponentError, DataCorruptError, Dataset, Table, TargetInfo
+from workbench import Bundle, CellContext, DataCorruptError, Dataset, Table, TargetInfo
 from workbench.datafiles import Download
 
 from .elements import SYMBOLS

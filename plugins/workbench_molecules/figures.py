@@ -23,8 +23,8 @@ def gain_table(results: pd.DataFrame, metric: str, evaluation: str, representati
     final = results["step_name"].fillna("") == ""  # final values (no step), however the table was read
     rows = results[(results["metric"] == metric) & (results["evaluation"] == evaluation) & final]
     if panel_axis:
-        # A zipped axis that repeats a value (one target per representation) gets labels
-        # "health_hazard#0", "health_hazard#1", ... from the kernel; the panel is the value.
+        # A zipped axis whose combinations repeat gets labels "health_hazard#0", "#1", ...
+        # from the kernel; the panel is the value either way.
         rows = rows.assign(**{panel_axis: rows[panel_axis].astype(str).str.replace(r"#\d+$", "", regex=True)})
     keys = ([panel_axis] if panel_axis else []) + [representation_axis]
     stats = rows.groupby(keys + [model_axis], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()

@@ -14,11 +14,9 @@ the time changes. For siblings to share, they must draw the same training set an
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import itertools
 import os
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,17 +60,6 @@ def array_digest(*arrays: np.ndarray) -> str:
 def member_id(curriculum: LabelHierarchy) -> str:
     p = curriculum.params
     return f"{p.direction}-K{p.mask_epochs}-c{p.coarse_weight:g}-f{p.fine_weight:g}"
-
-
-@contextmanager
-def locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class HierarchicalCnnModel(Model):
@@ -231,7 +218,7 @@ class HierarchicalCnnModel(Model):
         }
         entry = context.cache.entry(ENSEMBLE_NAMESPACE, key)
         mine = entry / f"{member_id(own)}.pt"
-        with locked(entry):
+        with context.cache.locked(entry):
             if not mine.exists():
                 context.log.info("training %d curricula together (%s)", len(members), ", ".join(map(member_id, members)))
                 self._train_shared(members, images, coarse, fine, init_seed, order_seed, context, entry)

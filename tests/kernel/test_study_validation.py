@@ -147,6 +147,18 @@ def test_zipped_axes_vary_together(tmp_path):
     assert [(c.coordinates["train_size"], c.coordinates["model.with.C"]) for c in cells] == [("50", "0.5"), ("100", "2.0")]
 
 
+def test_zipped_axes_keep_repeated_values_as_labels_while_combinations_differ(tmp_path):
+    text = BASE + ("grid:\n  zip:\n    - train_size: [50, 50, 100]\n      model.with.C: [0.5, 2.0, 2.0]\n"
+                   "  metrics: [[rmse, {use: r2, label: R2}], [mae]]\n")
+    cells = load_study(write(tmp_path, text)).cells
+    coordinates = [(c.coordinates["train_size"], c.coordinates["model.with.C"], c.coordinates["metrics"]) for c in cells]
+    assert coordinates == [(s, C, m) for s, C in (("50", "0.5"), ("50", "2.0"), ("100", "2.0")) for m in ("rmse+R2", "mae")]
+    # Repeated combinations cannot be told apart by value, so they are numbered.
+    text = BASE + "grid:\n  zip:\n    - train_size: [50, 50]\n      model.with.C: [2.0, 2.0]\n"
+    cells = load_study(write(tmp_path, text)).cells
+    assert [c.coordinates["train_size"] for c in cells] == ["50#0", "50#1"]
+
+
 def test_a_target_the_dataset_lacks_lists_its_targets(tmp_path):
     [message] = problems(tmp_path, BASE.replace("target: measured_log_solubility", "target: solubility"))
     assert "target 'solubility' is not provided by dataset 'csv-table'" in message
