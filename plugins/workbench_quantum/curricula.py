@@ -11,6 +11,7 @@ training compute; only the choice of windows differs.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar
 
 import numpy as np
@@ -43,11 +44,11 @@ class WindowCurriculum(Curriculum):
         share[: budget % self.params.rounds] += 1
         return [int(s) for s in share]
 
+    @abstractmethod
     def weights(self, pool: WindowPool, drawn: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
         """A non-negative weight per candidate window (``drawn``: indices drawn so far;
         ``errors``: the current model's one-step error on each of them, or ``None`` before
         training)."""
-        raise NotImplementedError
 
     @classmethod
     def contract_params(cls) -> list[dict]:
