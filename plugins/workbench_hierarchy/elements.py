@@ -77,3 +77,22 @@ def counts_from_formulas(formulas: Sequence[str], symbols: Sequence[str] = SYMBO
                 raise ComponentError(f"formula {formula!r}: unknown element {symbol!r} (known: H … Rn)")
             counts[row, column[symbol]] += float(number) if number else 1.0
     return counts
+
+
+def composition_keys(counts: np.ndarray, symbols: Sequence[str] = SYMBOLS, decimals: int = 4) -> np.ndarray:
+    """One canonical composition string per row of ``counts`` (atoms per formula unit): the
+    elements present, in alphabetical order, each with its atom fraction rounded to
+    ``decimals`` places, e.g. ``Ir0.3La0.7``. Formulas that differ only in element order or in
+    scale (``Ir3La7``, ``La7Ir3``, ``La0.7Ir0.3``) get the same key."""
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    if np.any(totals <= 0):
+        raise ComponentError("every material needs at least one element with a positive count")
+    fractions = np.round(counts / totals, decimals)
+    order = np.argsort(np.asarray(symbols))  # alphabetical columns, so the key does not depend on the table's order
+    names = np.asarray(symbols)[order]
+    fractions = fractions[:, order]
+    present = counts[:, order] > 0
+    # Building a string is per material; the numbers are formatted once per distinct value.
+    formatted = {value: f"{value:.{decimals}f}".rstrip("0").rstrip(".") for value in np.unique(fractions[present])}
+    return np.array(["".join(f"{names[j]}{formatted[fractions[i, j]]}" for j in np.flatnonzero(present[i])) for i in range(len(counts))])

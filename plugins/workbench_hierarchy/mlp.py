@@ -20,93 +20,23 @@ standardised value for a regression head, weighted by the curriculum.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from pydantic import Field
-from torch import nn
 
 import workbench
 from workbench import Bundle, CellContext, ComponentError, Model, Table, TargetInfo
 
 from .curriculum import INTERFACE, LabelHierarchy
 
-
-def dense(widths: list[int]) -> nn.Sequential:
-    """Dense layers through ``widths`` with ReLU between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(widths) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class HierarchicalNet(nn.Module):
-    """Encoder, source head and receiving head; ``forward`` returns raw outputs by role."""
-
-    def __init__(self, n_inputs: int, encoder: list[int], embedding: int, main_out: int, aux_out: int | None,
-                 aux_is_classifier: bool, main_is_classifier: bool, aux_feeds_main: bool):
-        super().__init__()
-        self.encoder = dense([n_inputs, *encoder, embedding])
-        self.aux_feeds_main = aux_feeds_main
-        self.main_is_classifier = main_is_classifier
-        self.aux_is_classifier = aux_is_classifier
-        fed_into_main = aux_out if (aux_out is not None and aux_feeds_main) else 0
-        fed_into_aux = main_out if (aux_out is not None and not aux_feeds_main) else 0
-        self.main = dense([embedding + fed_into_main, *self.head_widths(main_is_classifier, fed_into_main, main=True), main_out])
-        self.aux = None if aux_out is None else dense(
-            [embedding + fed_into_aux, *self.head_widths(aux_is_classifier, fed_into_aux, main=False), aux_out]
-        )
-
-    @staticmethod
-    def head_widths(classifier: bool, fed: int, main: bool) -> list[int]:
-        # Thesis §3.3.2.2: the coarse head is 32 → 16 unless it takes the 2 K-bin probabilities
-        # (then 64 → 32); the regression head is 32 → 16 → 1; the binned head 64 → 64 → bins.
-        if main:
-            return [64, 32] if fed > 1 else [32, 16]
-        return [64, 64] if classifier else [32, 16]
-
-    @staticmethod
-    def as_fed(raw: torch.Tensor, classifier: bool) -> torch.Tensor:
-        return torch.softmax(raw, dim=1) if classifier else raw
-
-    def forward(self, x: torch.Tensor, feed) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``feed`` maps the source head's prediction to what the receiving head sees (the
-        curriculum's ``feed`` for this epoch: the prediction itself, or zeros)."""
-        z = self.encoder(x)
-        if self.aux is None:
-            return self.main(z), None
-        if self.aux_feeds_main:
-            aux = self.aux(z)
-            main = self.main(torch.cat([z, feed(self.as_fed(aux, self.aux_is_classifier))], dim=1))
-        else:
-            main = self.main(z)
-            aux = self.aux(torch.cat([z, feed(self.as_fed(main, self.main_is_classifier))], dim=1))
-        return main, aux
-
-
-@contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads, then restore. Batches of 64 through 128-wide
-    layers are too small to split: on a busy machine two spinning threads made a step 25×
-    slower than one (measured, docs/hierarchy.md)."""
-    if threads is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 
 class HierarchicalMLP(Model):
     name = "hierarchical-mlp"
+    frameworks = ("torch",)
     summary = "Dense encoder (→ 64) with a study-target head fed by an auxiliary head's prediction (label-hierarchy curriculum)."
     tasks = frozenset({"classification"})
     curricula = frozenset({INTERFACE})
@@ -186,6 +116,8 @@ class HierarchicalMLP(Model):
                               aux_out=aux_out, aux_is_classifier=aux_classifier, main_is_classifier=True, aux_feeds_main=aux_feeds_main)
 
     def _tensors(self, table: Table) -> torch.Tensor:
+        import torch
+
         X = np.asarray(table.inputs, dtype=np.float64).reshape(len(table), -1)
         return torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
 
@@ -194,10 +126,16 @@ class HierarchicalMLP(Model):
         return lambda prediction: curriculum.feed(prediction.detach() if detach else prediction, epoch)
 
     def fit(self, train: Table, context: CellContext) -> None:
+        from ._network import torch_threads
+
         with torch_threads(self.params.threads):
             self._fit(train, context)
 
     def _fit(self, train: Table, context: CellContext) -> None:
+        import torch
+
+        from ._network import HierarchicalNet
+
         p = self.params
         self._prepare(train, context)
         torch.manual_seed(context.derive_seed("hierarchical-mlp-init"))
@@ -241,6 +179,8 @@ class HierarchicalMLP(Model):
         self.net_.eval()
 
     def _aux_labels(self, train: Table) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        import torch
+
         if self.aux_ is None:
             return None, None
         values = np.asarray(train.targets[self.aux_], dtype=np.float64)
@@ -250,6 +190,8 @@ class HierarchicalMLP(Model):
         return torch.as_tensor(np.where(present, (values - self.y_mean_) / self.y_scale_, 0.0), dtype=torch.float32), torch.as_tensor(present)
 
     def _loss(self, main, aux, y_main, y_aux, present) -> torch.Tensor:
+        from torch import nn
+
         main_loss = nn.functional.cross_entropy(main, y_main)
         if aux is None:
             return main_loss
@@ -268,6 +210,10 @@ class HierarchicalMLP(Model):
         """Class probabilities of the study target and the auxiliary head's prediction
         (probabilities, or the value in the target's units), with the fed prediction masked
         as in the last epoch trained."""
+        import torch
+
+        from ._network import torch_threads
+
         was_training = self.net_.training
         self.net_.eval()
         with torch.no_grad(), torch_threads(self.params.threads):

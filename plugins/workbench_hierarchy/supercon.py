@@ -6,9 +6,20 @@ Where the files come from, in order (``context.data.find``):
 1. ``unique_m_path`` / ``train_csv_path`` given in the study;
 2. the data directory: ``supercon/unique_m.csv.gz`` or ``supercon/unique_m.csv`` (and
    ``supercon/train.csv`` for ``features: uci``), then the same under the cache;
-3. online: UCI's ``superconduct.zip`` is downloaded into the cache, and its ``unique_m.csv``
-   must have the pinned SHA-256 below (the zip itself has no published checksum);
+3. online: UCI's ``superconduct.zip`` is downloaded into the cache;
 4. otherwise a message naming the files and where to put them.
+
+Wherever it was found (csv, csv.gz or the zip), the content of ``unique_m.csv`` must have the
+pinned SHA-256 below, or the load is refused with the expected and found checksums. No
+checksum of ``train.csv`` is published (and the file is not available here), so it is checked
+against ``unique_m.csv`` row by row instead.
+
+Splits (``split``): ``by-composition`` (default) puts every canonical composition — the
+elements and their atom fractions, so ``Ir3La7``, ``La7Ir3`` and ``La0.7Ir0.3`` are one — on
+one side; 21,263 rows hold 15,136 compositions (fractions to 4 decimals), and a random row
+split would put a third of the test rows next to a training row of the same composition.
+``random`` splits rows as Hamidieh and the thesis did. The bundle's description names the
+split, and the samples carry each row's ``composition`` key.
 
 ``features: recomputed`` (default) gives the element-count matrix as inputs (86 columns, H … Rn,
 named by symbol) for the ``hamidieh-features`` representation to turn into the 81 features;
@@ -36,7 +47,9 @@ import workbench
 from workbench import Bundle, CellContext, DataCorruptError, Dataset, Table, TargetInfo
 from workbench.datafiles import Download
 
-from .elements import SYMBOLS
+from workbench_common.datasets import split_indices
+
+from .elements import SYMBOLS, composition_keys
 from .featurizer import FEATURE_NAMES
 from .labels import FixedWidthBins, QuantileBins
 
@@ -49,25 +62,6 @@ HOW_TO_GET = (
     "unique_m.csv (formulas, element counts, Tc; gzip it or not) and, for `features: uci`, train.csv (Hamidieh's 81 "
     "features) into the data directory's supercon/ folder."
 )
-
-
-def _split(n: int, rng: np.random.Generator, test_fraction: float, validation_fraction: float,
-           groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train/validation/test indices; with ``groups`` every sample of a group lands in one split."""
-    if groups is None:
-        unit_of = np.arange(n)
-        n_units = n
-    else:
-        _, unit_of = np.unique(groups, return_inverse=True)
-        n_units = int(unit_of.max()) + 1
-    order = rng.permutation(n_units)
-    rank = np.empty(n_units, dtype=np.int64)
-    rank[order] = np.arange(n_units)
-    position = rank[unit_of]
-    n_test = int(round(test_fraction * n_units))
-    n_val = int(round(validation_fraction * n_units))
-    return (np.flatnonzero(position >= n_test + n_val), np.flatnonzero((position >= n_test) & (position < n_test + n_val)),
-            np.flatnonzero(position < n_test))
 
 
 class SuperCon(Dataset):
@@ -88,8 +82,14 @@ class SuperCon(Dataset):
             default=True,
             description="keep an (empty) class for Tc < 0 first, numbering tc_fine as the thesis does (57 classes: 0 empty, 1–55 bins, 56 overflow)",
         )
-        split: Literal["random", "by-material"] = Field(
-            default="random", description="random rows (as Hamidieh and the thesis), or whole formulas per split (26.9 % of rows repeat a formula)"
+        split: Literal["by-composition", "random"] = Field(
+            default="by-composition",
+            description="by-composition: every canonical composition (elements and atom fractions; permuted or rescaled spellings of one "
+                        "formula are one composition) lands in one split; random: rows at random, as Hamidieh and the thesis "
+                        "(a third of the test rows then have their composition in train)",
+        )
+        composition_decimals: int = Field(
+            default=4, ge=1, le=8, description="decimal places to which atom fractions are rounded when compositions are compared"
         )
         test_fraction: float = Field(default=0.2, gt=0, lt=1, description="fraction held out for test")
         validation_fraction: float = Field(default=0.1, ge=0, lt=1, description="fraction held out for validation")
@@ -127,18 +127,13 @@ class SuperCon(Dataset):
                 if not names:
                     raise DataCorruptError(f"{path} holds no unique_m.csv; {HOW_TO_GET}")
                 raw = archive.read(names[0])
-            digest = hashlib.sha256(raw).hexdigest()
-            if digest != UNIQUE_M_SHA256:
-                raise DataCorruptError(
-                    f"unique_m.csv in {path} has SHA-256 {digest}, not the pinned {UNIQUE_M_SHA256}: the download is damaged "
-                    f"or UCI changed the file. Delete {path} and try again, or {HOW_TO_GET}"
-                )
-            frame = pd.read_csv(io.BytesIO(raw))
+            frame = pd.read_csv(io.BytesIO(self._verified(raw, path)))
         else:
             try:
-                frame = pd.read_csv(path, compression="gzip" if path.suffix == ".gz" else None)
-            except (pd.errors.ParserError, UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as error:
+                raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+            except (gzip.BadGzipFile, EOFError, OSError) as error:
                 raise DataCorruptError(f"{path} cannot be read as unique_m.csv: {error}. {HOW_TO_GET}") from None
+            frame = pd.read_csv(io.BytesIO(self._verified(raw, path)))
         expected = [*SYMBOLS, "critical_temp", "material"]
         if list(frame.columns) != expected or len(frame) != N_MATERIALS:
             raise DataCorruptError(
@@ -146,6 +141,18 @@ class SuperCon(Dataset):
                 f"material; found {len(frame)} rows and columns {list(frame.columns)[:4]}… ({len(frame.columns)} in all)"
             )
         return frame
+
+    @staticmethod
+    def _verified(raw: bytes, path) -> bytes:
+        """The uncompressed unique_m.csv, if it is UCI's file byte for byte (whatever held it:
+        a .csv, a .csv.gz, the UCI zip)."""
+        found = hashlib.sha256(raw).hexdigest()
+        if found != UNIQUE_M_SHA256:
+            raise DataCorruptError(
+                f"unique_m.csv in {path} is not UCI's file (SHA-256 of its content expected {UNIQUE_M_SHA256}, found {found}): "
+                f"it is damaged or a different version. Delete it and put the original in its place: {HOW_TO_GET}"
+            )
+        return raw
 
     def _train_csv(self, context: CellContext, unique_m: pd.DataFrame) -> pd.DataFrame:
         p = self.params
@@ -181,9 +188,15 @@ class SuperCon(Dataset):
         else:
             inputs = unique_m[list(SYMBOLS)].to_numpy(dtype=np.float64)
             feature_names = SYMBOLS
-        rng = np.random.default_rng(p.split_seed if p.split_seed is not None else context.derive_seed("supercon-split"))
-        groups = unique_m["material"].to_numpy() if p.split == "by-material" else None
-        train, validation, test = _split(len(unique_m), rng, p.test_fraction, p.validation_fraction, groups)
+        seed = p.split_seed if p.split_seed is not None else context.derive_seed("supercon-split")
+        compositions = composition_keys(unique_m[list(SYMBOLS)].to_numpy(dtype=np.float64), SYMBOLS, p.composition_decimals)
+        groups = compositions if p.split == "by-composition" else None
+        train, validation, test = split_indices(len(unique_m), np.random.default_rng(seed), p.test_fraction, p.validation_fraction, groups)
+        if p.split == "by-composition":
+            how = (f"by composition (seed {seed}; {len(np.unique(compositions))} compositions, atom fractions to "
+                   f"{p.composition_decimals} decimals, each on one side)")
+        else:
+            how = f"random rows (seed {seed}; compositions may repeat across splits)"
 
         coarse = QuantileBins.fit(tc[train], p.coarse_bins)  # bins from the training split only
         fine = self.fine_bins()
@@ -191,7 +204,7 @@ class SuperCon(Dataset):
         described = self.describe_targets()
         infos = dict(described)
         infos["tc_coarse"] = TargetInfo("classification", coarse.class_names("K"), described["tc_coarse"].description)
-        samples = unique_m[["material"]].assign(row=np.arange(len(unique_m)))
+        samples = unique_m[["material"]].assign(row=np.arange(len(unique_m)), composition=compositions)
         table = Table(inputs, targets, samples)
         return Bundle(
             train=table.take(train),
@@ -199,5 +212,6 @@ class SuperCon(Dataset):
             evaluations={"test": table.take(test)},
             targets=infos,
             feature_names=feature_names,
-            description=f"SuperCon (Hamidieh 2018): {len(train)} train, {len(validation)} validation, {len(test)} test; {p.features} features",
+            description=f"SuperCon (Hamidieh 2018), {p.features} features; split: {how}: {len(train)} train, {len(validation)} validation, "
+                        f"{len(test)} test",
         )

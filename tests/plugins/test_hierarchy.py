@@ -17,10 +17,12 @@ from workbench import Bundle, CellContext, ComponentError, DataCorruptError, Dat
 from workbench.registry import get_registry
 from workbench.testing import check
 from workbench_hierarchy.curriculum import LabelHierarchy, feed_scales
-from workbench_hierarchy.elements import SYMBOLS, counts_from_formulas, filled_properties, property_table
+from workbench_common.datasets import split_indices
+from workbench_hierarchy.elements import SYMBOLS, composition_keys, counts_from_formulas, filled_properties, property_table
 from workbench_hierarchy.featurizer import FEATURE_NAMES, HamidiehFeatures, hamidieh_features
 from workbench_hierarchy.labels import DatasetHierarchy, FixedWidthBins, QuantileBins
-from workbench_hierarchy.mlp import HierarchicalMLP, HierarchicalNet
+from workbench_hierarchy._network import HierarchicalNet
+from workbench_hierarchy.mlp import HierarchicalMLP
 from workbench_hierarchy.supercon import SuperCon
 
 
@@ -196,11 +198,27 @@ def supercon_bundle(data_dir, **params) -> Bundle:
     return SuperCon(params).load(CellContext.standalone(0, data_dir=data_dir))
 
 
+def test_composition_keys_make_permuted_and_rescaled_spellings_one_composition():
+    keys = composition_keys(counts_from_formulas(["Ir3La7", "La7Ir3", "La0.7Ir0.3", "Ir1La2", "Ba0.2La1.8Cu1O4", "La1.8Ba0.2CuO4"]))
+    assert list(keys[:4]) == ["Ir0.3La0.7", "Ir0.3La0.7", "Ir0.3La0.7", "Ir0.3333La0.6667"]
+    assert keys[4] == keys[5] == "Ba0.0286Cu0.1429La0.2571O0.5714"
+    # Rounding decides what counts as the same: to 2 decimals a 0.1 % change of one amount vanishes.
+    close = counts_from_formulas(["La1.85Sr0.15Cu1O4", "La1.851Sr0.149Cu1O4"])
+    assert composition_keys(close)[0] != composition_keys(close)[1]
+    assert composition_keys(close, decimals=2)[0] == composition_keys(close, decimals=2)[1]
+    # A grouped split never separates one composition, however it is spelled.
+    groups = np.repeat(keys, 20)
+    for seed in range(5):
+        train, _, test = split_indices(len(groups), np.random.default_rng(seed), 0.3, 0.0, groups=groups)
+        assert not set(groups[train]) & set(groups[test])
+
+
 def test_supercon_loads_the_real_data_with_fitted_labels(data_dir):
-    bundle = supercon_bundle(data_dir)
+    bundle = supercon_bundle(data_dir, split="random")
     train, validation, test = bundle.train, bundle.validation, bundle.evaluations["test"]
     assert (len(train), len(validation), len(test)) == (14884, 2126, 4253)
     assert bundle.feature_names == SYMBOLS and train.inputs.shape == (14884, 86)
+    assert "random rows" in bundle.description
     # 12 equal-count classes on the training split (ties in Tc make them nearly, not exactly, equal).
     counts = np.bincount(train.targets["tc_coarse"].astype(int), minlength=12)
     assert counts.min() >= 1150 and counts.max() <= 1330
@@ -215,9 +233,31 @@ def test_supercon_loads_the_real_data_with_fitted_labels(data_dir):
     first = train.samples["row"].tolist().index(0) if 0 in train.samples["row"].tolist() else None
     if first is not None:
         assert train.samples["material"][first] == "Ba0.2La1.8Cu1O4" and tc[first] == 29
-    # The grouped split keeps every formula in one split.
-    grouped = supercon_bundle(data_dir, split="by-material")
-    assert not set(grouped.train.samples["material"]) & set(grouped.evaluations["test"].samples["material"])
+    # The random split puts a third of the test rows next to a training row of their composition.
+    in_train = np.isin(test.samples["composition"], train.samples["composition"])
+    assert 0.3 < in_train.mean() < 0.4
+
+
+def test_supercon_default_split_keeps_every_composition_on_one_side(data_dir):
+    bundle = supercon_bundle(data_dir)
+    tables = [bundle.train, bundle.validation, bundle.evaluations["test"]]
+    assert [len(t) for t in tables] == [14742, 2146, 4375] and "by composition" in bundle.description
+    compositions = [set(t.samples["composition"]) for t in tables]
+    assert not compositions[0] & compositions[2] and not compositions[0] & compositions[1] and not compositions[1] & compositions[2]
+    # Ir3La7 (twice) and La7Ir3 are one composition and land together, as does every spelling.
+    rows = {t: set(table.samples["row"]) for t, table in zip(("train", "validation", "test"), tables)}
+    sides = {side for side, held in rows.items() for r in (11955, 11957, 17859) if r in held}
+    assert len(sides) == 1
+    # The same holds for compositions parsed from the formula strings themselves.
+    def parsed(table):
+        return set(composition_keys(counts_from_formulas(sorted(set(table.samples["material"])))))
+
+    assert not parsed(bundle.train) & parsed(bundle.evaluations["test"])
+    # Deterministic per seed; another seed, another split.
+    again = supercon_bundle(data_dir)
+    np.testing.assert_array_equal(again.evaluations["test"].samples["row"], bundle.evaluations["test"].samples["row"])
+    other = supercon_bundle(data_dir, split_seed=1)
+    assert not np.array_equal(np.sort(other.evaluations["test"].samples["row"])[:50], np.sort(bundle.evaluations["test"].samples["row"])[:50])
 
 
 def test_supercon_missing_or_wrong_files_give_clear_messages(data_dir, tmp_path):
@@ -231,16 +271,22 @@ def test_supercon_missing_or_wrong_files_give_clear_messages(data_dir, tmp_path)
         z.writestr("unique_m.csv", raw)
     with zipfile.ZipFile(bad_zip, "w") as z:
         z.writestr("unique_m.csv", raw.replace(b",29,", b",28,", 1))
-    assert len(supercon_bundle(None, unique_m_path=str(good_zip)).train) == 14884  # pinned checksum holds
+    assert len(supercon_bundle(None, unique_m_path=str(good_zip)).train) == 14742  # pinned checksum holds
     with pytest.raises(DataCorruptError, match="SHA-256"):
         supercon_bundle(None, unique_m_path=str(bad_zip))
+    # A damaged csv.gz in the data directory is refused with both checksums, not read.
+    damaged = tmp_path / "damaged" / "supercon" / "unique_m.csv.gz"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(gzip.compress(raw.replace(b",29,", b",28,", 1)))
+    with pytest.raises(DataCorruptError, match=r"expected 0b65422d.*found [0-9a-f]{64}"):
+        supercon_bundle(tmp_path / "damaged")
     # A train.csv that does not belong to this unique_m.csv is refused row by row.
     frame = pd.read_csv(data_dir / "supercon" / "unique_m.csv.gz")
     features = hamidieh_features(frame[list(SYMBOLS)].to_numpy(float), filled_properties())
     uci = pd.DataFrame(features, columns=FEATURE_NAMES).assign(critical_temp=frame["critical_temp"])
     uci.to_csv(tmp_path / "train.csv", index=False)
     loaded = supercon_bundle(data_dir, features="uci", train_csv_path=str(tmp_path / "train.csv"))
-    assert loaded.feature_names == FEATURE_NAMES and loaded.train.inputs.shape == (14884, 81)
+    assert loaded.feature_names == FEATURE_NAMES and loaded.train.inputs.shape == (14742, 81)
     uci.assign(critical_temp=uci["critical_temp"] + 1).to_csv(tmp_path / "other.csv", index=False)
     with pytest.raises(DataCorruptError, match="row by row"):
         supercon_bundle(data_dir, features="uci", train_csv_path=str(tmp_path / "other.csv"))
