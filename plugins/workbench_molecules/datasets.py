@@ -6,24 +6,28 @@ solubility task works offline. The hazard labels come from the data directory
 (``ghs/esol_ghs_labels.csv``, 443 labelled molecules, see shared/data/SOURCES.md §4) — their
 Wikipedia/Japan/Korea-derived part is CC BY-SA, so it is not shipped here — or, with
 ``source: pubchem``, from PubChem itself.
+
+Splits (``split``, see ``splits``): ``random`` (default; seeded by ``split_seed``) keeps
+molecules with one canonical SMILES together; ``scaffold`` is MoleculeNet's Bemis–Murcko
+scaffold split. The bundle's description says which split was used.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-import rdkit
 from pydantic import Field
 
 import workbench
 from workbench import Bundle, CellContext, ComponentError, DataCorruptError, Dataset, Table, TargetInfo
-from workbench_common.datasets import split_indices
 
-from .descriptors import PROPERTIES, PROPERTY_NAMES, compute_properties, parse_smiles
+from .properties import PROPERTY_FIELDS, PROPERTY_NAMES
 from .pubchem import GHS_PICTOGRAMS, PUG_PROPERTIES, PubChemClient
+from .splits import random_split, scaffold_split
 
 PACKAGED_ESOL = Path(__file__).parent / "data" / "delaney-processed.csv"
 ESOL_SHA256 = "2f46eb304df163b0d885530055d0692ed1b67b9467d4bef0ebf9506a8721af85"
@@ -41,12 +45,22 @@ HAZARDS: dict[str, str] = {
     "corrosive": "Corrosive",
 }
 # PubChem field → our column, for the properties PUG REST provides; the rest stay RDKit's.
-PUBCHEM_COLUMNS: dict[str, str] = {field: column for column, (field, _) in PROPERTIES.items() if field in PUG_PROPERTIES}
+PUBCHEM_COLUMNS: dict[str, str] = {field: column for column, field in PROPERTY_FIELDS.items() if field in PUG_PROPERTIES}
 
 
-def read_esol(path: Path = PACKAGED_ESOL) -> tuple[pd.DataFrame, list, list[str]]:
+def read_esol(path: Path = PACKAGED_ESOL, sha256: str | None = ESOL_SHA256) -> tuple[pd.DataFrame, list, list[str]]:
     """ESOL rows whose SMILES RDKit parses (names and SMILES stripped), their molecules, and
-    a description of every row dropped."""
+    a description of every row dropped. The file must have the SHA-256 ``sha256`` (MoleculeNet's
+    ``delaney-processed.csv``; None skips the check, for tests of the cleaning)."""
+    from .descriptors import parse_smiles
+
+    if sha256 is not None:
+        found = hashlib.sha256(path.read_bytes()).hexdigest()
+        if found != sha256:
+            raise DataCorruptError(
+                f"esol: {path} is not MoleculeNet's delaney-processed.csv (SHA-256 expected {sha256}, found {found}); "
+                "reinstall workbench to restore the packaged copy"
+            )
     frame = pd.read_csv(path)
     frame["Compound ID"] = frame["Compound ID"].astype(str).str.strip()
     frame["smiles"] = frame["smiles"].astype(str).str.strip()
@@ -69,8 +83,15 @@ class Esol(Dataset):
         )
         labels: Literal["all", "solubility"] = Field(default="all", description="all: solubility and the six hazards; solubility: only log solubility (needs no data directory)")
         hazard_labels_path: str | None = Field(default=None, description="explicit path of esol_ghs_labels.csv (default: ghs/ in the data directory)")
+        split: Literal["random", "scaffold"] = Field(
+            default="random",
+            description="random: seeded split of structures (molecules with one canonical SMILES stay together); scaffold: "
+                        "MoleculeNet's Bemis–Murcko scaffold split (largest scaffold groups to train; deterministic, no seed)",
+        )
         test_fraction: float = Field(default=0.2, gt=0, lt=1, description="fraction of molecules held out for test")
-        split_seed: int | None = Field(default=0, description="seed of the train/test split (null: the cell's seed, so the split varies with it)")
+        validation_fraction: float = Field(default=0.0, ge=0, lt=1, description="fraction of molecules held out for validation")
+        split_seed: int | None = Field(default=0, description="seed of the random split (null: the cell's seed, so the split varies with it); "
+                                                              "a grid axis over it gives several random splits")
         pubchem_rate: float = Field(default=4.0, gt=0, le=5, description="PubChem requests per second (PubChem allows at most 5)")
         pubchem_retries: int = Field(default=4, ge=0, description="retries of a PubChem request that failed transiently")
 
@@ -91,6 +112,10 @@ class Esol(Dataset):
         if dropped:
             context.log.warning("esol: RDKit cannot parse %d molecule(s), dropped: %s", len(dropped), "; ".join(dropped))
         # ~2 s of RDKit per load; every cell of a study loads, so the table is cached.
+        import rdkit
+
+        from .descriptors import compute_properties
+
         key = {"esol_sha256": ESOL_SHA256, "rows": frame["esol_row"].to_numpy(), "properties": list(PROPERTY_NAMES), "rdkit": rdkit.__version__}
         computed = context.cache.arrays("esol-properties", key, lambda: {"properties": compute_properties(mols)})["properties"]
         properties = pd.DataFrame(computed, columns=list(PROPERTY_NAMES))
@@ -102,6 +127,7 @@ class Esol(Dataset):
                 context.log.warning("esol: PubChem has no record or incomplete properties for %d molecule(s), dropped: %s",
                                     int(missing.sum()), ", ".join(frame.loc[missing, "Compound ID"]))
             frame, properties, hazards = (x[keep].reset_index(drop=True) for x in (frame, properties, hazards))
+            mols = [mol for mol, kept in zip(mols, keep) if kept]
         targets = {SOLUBILITY: frame["measured log solubility in mols per litre"].to_numpy(dtype=np.float64)}
         if p.labels == "all":
             if hazards is None:
@@ -109,17 +135,37 @@ class Esol(Dataset):
             targets.update({name: hazards[name].to_numpy(dtype=np.float64) for name in HAZARDS})
         samples = frame[["esol_row", "Compound ID", "smiles"]].rename(columns={"Compound ID": "compound"})
         table = Table(properties, targets, samples)
-        rng = np.random.default_rng(p.split_seed if p.split_seed is not None else context.derive_seed("split"))
-        # Grouped by SMILES: five structures appear twice in ESOL (e.g. mannitol and sorbitol,
-        # stereoisomers written alike); both copies go to the same side of the split.
-        train, _, test = split_indices(len(frame), rng, p.test_fraction, 0.0, groups=frame["smiles"].to_numpy())
+        train, validation, test, how = self._split(mols, context)
         return Bundle(
             train=table.take(train),
+            validation=table.take(validation) if len(validation) else None,
             evaluations={"test": table.take(test)},
             targets=self.describe_targets(),
             feature_names=PROPERTY_NAMES,
-            description=f"ESOL: {len(frame)} molecules ({len(dropped)} unparseable dropped), {len(PROPERTY_NAMES)} {p.source} properties",
+            description=f"ESOL: {len(frame)} molecules ({len(dropped)} unparseable dropped), {len(PROPERTY_NAMES)} {p.source} properties; "
+                        f"split: {how}: {len(train)} train, {len(validation)} validation, {len(test)} test",
         )
+
+    def _split(self, mols: list, context: CellContext) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """Train, validation and test rows, and a sentence saying how they were made."""
+        from .descriptors import canonical_smiles, murcko_scaffolds
+
+        p = self.params
+        if p.split == "scaffold":
+            scaffolds = murcko_scaffolds(mols)
+            train, validation, test = scaffold_split(scaffolds, p.test_fraction, p.validation_fraction)
+            kept = set(np.asarray(scaffolds)[train])
+            shared = len({scaffolds[i] for i in np.r_[validation, test]} & kept)
+            if shared:  # an oversized group is never split, so this cannot happen; guard the invariant anyway
+                raise ComponentError(f"esol: {shared} scaffold(s) on both sides of the scaffold split")
+            return train, validation, test, f"Bemis–Murcko scaffold (MoleculeNet; {len(set(scaffolds))} scaffolds, deterministic)"
+        # Grouped by canonical SMILES: eleven structures appear twice in ESOL (mannitol and
+        # sorbitol, stereoisomers written alike; the same compound under two names); both
+        # copies go to the same side of the split.
+        structures = canonical_smiles(mols)
+        seed = p.split_seed if p.split_seed is not None else context.derive_seed("split")
+        train, validation, test = random_split(structures, seed, p.test_fraction, p.validation_fraction)
+        return train, validation, test, f"random (seed {seed}) over {len(set(structures))} distinct structures (canonical SMILES)"
 
     def _hazard_labels(self, frame: pd.DataFrame, context: CellContext) -> pd.DataFrame:
         """The six labels per kept ESOL row: 0/1 where known, NaN where unknown."""

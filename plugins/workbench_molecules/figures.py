@@ -3,17 +3,14 @@ forest's gain (or loss) over it stacked on top, one panel per target."""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import Field
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field  # noqa: E402
-
-import workbench  # noqa: E402
-from workbench import Figure  # noqa: E402
-from workbench.run_view import RunView  # noqa: E402
+import workbench
+from workbench import Figure
+from workbench.run_view import RunView
+from workbench_common.figures import pyplot
 
 
 def gain_table(results: pd.DataFrame, metric: str, evaluation: str, representation_axis: str, model_axis: str,
@@ -78,7 +75,7 @@ class RepresentationGain(Figure):
         panels = list(dict.fromkeys(table[p.panel_axis])) if p.panel_axis else [None]
         cols = min(3, len(panels))
         rows_n = int(np.ceil(len(panels) / cols))
-        fig, axes = plt.subplots(rows_n, cols, figsize=(max(6.5, 4.6 * cols), 0.6 + 3.8 * rows_n), squeeze=False)
+        fig, axes = pyplot().subplots(rows_n, cols, figsize=(max(6.5, 4.6 * cols), 0.6 + 3.8 * rows_n), squeeze=False)
         for ax, panel in zip(axes.flat, panels):
             part = table if panel is None else table[table[p.panel_axis] == panel]
             x = np.arange(len(part))

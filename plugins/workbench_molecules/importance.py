@@ -21,10 +21,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 import workbench
 from workbench import Bundle, CellContext, ComponentError, Representation, Table, TargetInfo
@@ -103,6 +99,11 @@ def fingerprint(predict: Predict, X: np.ndarray, background: np.ndarray, value_r
 
 def source_model(task: str, kind: str, n_estimators: int, seed: int):
     """The model whose predictions are broken down (a random forest in the thesis)."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     if kind == "random-forest":
         cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
         return cls(n_estimators=n_estimators, random_state=seed, n_jobs=1)

@@ -14,13 +14,14 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from conftest import run_cli
-from workbench import CellContext, StudyError, Table
+from workbench import CellContext, DataCorruptError, StudyError, Table
 from workbench.study import load_study
 from workbench_molecules import pubchem
 from workbench_molecules.datasets import HAZARDS, SOLUBILITY, Esol, read_esol
-from workbench_molecules.descriptors import PROPERTY_NAMES, compute_properties, parse_smiles
+from workbench_molecules.descriptors import PROPERTY_NAMES, canonical_smiles, compute_properties, murcko_scaffolds, parse_smiles
 from workbench_molecules.fragment_vae import FragmentVAE
 from workbench_molecules.importance import ImportanceFingerprint, fingerprint, fingerprint_naive
+from workbench_molecules.splits import scaffold_split
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +53,9 @@ def test_esol_strips_names_and_drops_unparseable(tmp_path):
     frame.loc[2, "Compound ID"] = "  padded name  "
     path = tmp_path / "esol.csv"
     frame.to_csv(path, index=False)
-    kept, mols, dropped = read_esol(path)
+    with pytest.raises(DataCorruptError, match=r"expected 2f46eb30.*found [0-9a-f]{64}"):
+        read_esol(path)  # not the MoleculeNet file: refused with both checksums
+    kept, mols, dropped = read_esol(path, sha256=None)
     assert len(kept) == len(mols) == 4
     assert len(dropped) == 1 and dropped[0].startswith("row 1 ")
     assert "padded name" in kept["Compound ID"].tolist()
@@ -67,6 +70,46 @@ def test_packaged_esol_is_complete_and_solubility_only_needs_no_data_dir(tmp_pat
     assert len(bundle.train) + len(bundle.evaluations["test"]) == 1128
     assert list(bundle.train.inputs.columns) == list(PROPERTY_NAMES)
     assert bundle.train.samples["smiles"].notna().all()
+    assert "split: random (seed 0) over 1117 distinct structures" in bundle.description
+
+
+def esol_split(tmp_path, **params):
+    bundle = Esol({"labels": "solubility", **params}).load(CellContext.standalone(0, cache_dir=tmp_path))
+    return bundle, [bundle.train, *([bundle.validation] if bundle.validation is not None else []), bundle.evaluations["test"]]
+
+
+def test_random_split_keeps_one_structure_together_and_is_deterministic_per_seed(tmp_path):
+    structures = dict(zip(read_esol()[0]["smiles"], canonical_smiles(read_esol()[1])))
+    tests = []
+    for seed in (0, 1, 0):
+        bundle, (train, test) = esol_split(tmp_path, split_seed=seed)
+        assert len(train) + len(test) == 1128 and 0.19 < len(test) / 1128 < 0.21
+        assert not {structures[s] for s in train.samples["smiles"]} & {structures[s] for s in test.samples["smiles"]}
+        tests.append(sorted(test.samples["esol_row"]))
+    assert tests[0] == tests[2] and tests[0] != tests[1]
+    # One structure under two names (Amobarbital, 5-Ethyl-5-(3-methylbutyl)barbital) lands on one side.
+    rows = {name: side for side, table in (("train", train), ("test", test)) for name in table.samples["compound"]}
+    assert rows["Amobarbital"] == rows["5-Ethyl-5-(3-methylbutyl)barbital"] and rows["mannitol"] == rows["Sorbitol"]
+
+
+def test_scaffold_split_keeps_scaffolds_disjoint_and_puts_the_largest_groups_in_train(tmp_path):
+    bundle, (train, validation, test) = esol_split(tmp_path, split="scaffold", validation_fraction=0.1, test_fraction=0.1)
+    scaffolds = dict(zip(read_esol()[0]["smiles"], murcko_scaffolds(read_esol()[1])))
+    sides = [{scaffolds[s] for s in table.samples["smiles"]} for table in (train, validation, test)]
+    assert not sides[0] & sides[1] and not sides[0] & sides[2] and not sides[1] & sides[2]
+    assert "" in sides[0] and "c1ccccc1" in sides[0]  # acyclic molecules and benzene derivatives: the largest groups
+    assert (len(train), len(validation), len(test)) == (902, 113, 113) and "scaffold" in bundle.description
+    again, _ = esol_split(tmp_path, split="scaffold", validation_fraction=0.1, test_fraction=0.1, split_seed=7)
+    np.testing.assert_array_equal(again.evaluations["test"].samples["esol_row"], test.samples["esol_row"])  # no seed involved
+
+
+def test_scaffold_split_by_hand():
+    scaffolds = ["a", "b", "a", "", "c", "", "", "b", "d", "a"]
+    # Groups: "" ×3 (first at 3), "a" ×3 (first at 0), "b" ×2, "c", "d". Ties go to the later first index.
+    train, validation, test = scaffold_split(scaffolds, test_fraction=0.3, validation_fraction=0.2)  # 5 / 2 / 3 molecules
+    np.testing.assert_array_equal(train, [1, 3, 5, 6, 7])  # "" (3); "a" (3) no longer fits in 5, "b" (2) does
+    np.testing.assert_array_equal(validation, [4, 8])  # "a" does not fit in 2 either; "d", then "c" do
+    np.testing.assert_array_equal(test, [0, 2, 9])
 
 
 def test_missing_hazard_labels_are_nan_and_excluded(data_dir, tmp_path):
