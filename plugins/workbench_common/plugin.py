@@ -5,7 +5,7 @@ from workbench import hookimpl
 from .datasets import CsvTable
 from .figures import MetricBars, MetricCurve, MetricVsAxis
 from .metrics import Accuracy, MeanAbsoluteError, R2, RocAuc, RootMeanSquaredError, TopKAccuracy
-from .models import GradientBoosting, Linear, RandomForest
+from .models import GradientBoosting, Linear, MeanOf, RandomForest, SklearnEstimator, SupportVector
 from .representations import Concat, Raw
 
 
@@ -25,6 +25,9 @@ def register_models(register):
     register(Linear)
     register(RandomForest)
     register(GradientBoosting)
+    register(SupportVector)
+    register(SklearnEstimator)
+    register(MeanOf)
 
 
 @hookimpl
