@@ -6,6 +6,7 @@ from .datasets import Esol
 from .figures import RepresentationGain
 from .fragment_vae import FragmentVAE
 from .importance import ImportanceFingerprint
+from .representations import MorganFingerprint, RdkitDescriptors
 
 
 @hookimpl
@@ -17,6 +18,8 @@ def register_datasets(register):
 def register_representations(register):
     register(FragmentVAE)
     register(ImportanceFingerprint)
+    register(RdkitDescriptors)
+    register(MorganFingerprint)
 
 
 @hookimpl

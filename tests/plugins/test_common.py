@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from workbench import CellContext, ComponentError, MetricValue, TargetInfo
+from pydantic import ValidationError
+
+from workbench import CellContext, ComponentError, MetricValue, Table, TargetInfo
 from workbench.registry import get_registry
 from workbench_common.datasets import split_indices
 
@@ -71,6 +73,9 @@ def esol_context(target, task):
 
 @pytest.mark.parametrize("model, params, floor", [
     ("linear", {}, 0.6), ("random-forest", {"n_estimators": 50}, 0.75), ("gradient-boosting", {"max_iter": 100}, 0.75),
+    ("support-vector", {"C": 10.0}, 0.75), ("support-vector", {"C": 10.0, "scaling": "power"}, 0.75),
+    ("sklearn-estimator", {"estimator": "sklearn.ensemble.ExtraTreesRegressor", "parameters": {"n_estimators": 50}}, 0.75),
+    ("mean-of", {"members": ["support-vector", {"use": "random-forest", "with": {"n_estimators": 50}}]}, 0.75),
 ])
 def test_models_learn_solubility_from_descriptors(model, params, floor):
     bundle, context = esol_context("measured_log_solubility", "regression")
@@ -91,6 +96,77 @@ def test_classifiers_give_probabilities_over_every_class():
     np.testing.assert_allclose(proba.sum(1), 1)
     auc = build("metric", "roc-auc").score(bundle.evaluations["test"].targets["soluble"], proba, bundle.targets["soluble"])
     assert auc > 0.85
+
+
+def test_support_vector_classifier_gives_calibrated_probabilities():
+    bundle, context = esol_context("soluble", "classification")
+    model = build("model", "support-vector", C=3.0)
+    model.fit(bundle.train, context)
+    proba = model.predict(bundle.evaluations["test"])
+    np.testing.assert_allclose(proba.sum(1), 1)
+    assert build("metric", "roc-auc").score(bundle.evaluations["test"].targets["soluble"], proba, bundle.targets["soluble"]) > 0.85
+
+
+def test_support_vector_regression_equals_scikit_learn_and_tolerates_constant_columns():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PowerTransformer
+    from sklearn.svm import SVR
+
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.lognormal(size=(80, 3)), np.ones(80)]  # heavy-tailed columns and a constant one
+    y = np.log(X[:, 0]) + X[:, 1]
+    table = Table(X, {"y": y})
+    context = CellContext.standalone(0, target="y", targets={"y": TargetInfo("regression")})
+    model = build("model", "support-vector", C=3.0, gamma=0.2, epsilon=0.05, scaling="power")
+    model.fit(table, context)
+    reference = make_pipeline(PowerTransformer(), SVR(C=3.0, gamma=0.2, epsilon=0.05)).fit(X, y)
+    np.testing.assert_allclose(model.predict(table), reference.predict(X))
+    assert np.isfinite(model.predict(table)).all()
+
+
+@pytest.mark.parametrize("path, message", [
+    ("os.system", "not a scikit-learn import path"),
+    ("builtins.eval", "not a scikit-learn import path"),
+    ("sklearn.datasets.fetch_openml", "not a scikit-learn estimator class"),
+    ("sklearn.preprocessing.StandardScaler", "no predict"),
+    ("sklearn.nonexistent.Model", "no module"),
+    ("sklearn.ensemble.__builtins__", "not a scikit-learn estimator class"),
+    ("sklearn.ensemble.RandomForestRegressor; import os", "not a scikit-learn import path"),
+])
+def test_sklearn_estimator_refuses_anything_but_scikit_learn_estimators(path, message):
+    with pytest.raises(ValidationError, match=message):
+        build("model", "sklearn-estimator", estimator=path)
+
+
+def test_sklearn_estimator_checks_the_task_and_seeds_the_estimator():
+    bundle, context = esol_context("soluble", "classification")
+    regressor = build("model", "sklearn-estimator", estimator="sklearn.ensemble.ExtraTreesRegressor")
+    with pytest.raises(ComponentError, match="not a classifier"):
+        regressor.fit(bundle.train, context)
+    per_task = build("model", "sklearn-estimator", estimator={"regression": "sklearn.linear_model.Ridge"})
+    with pytest.raises(ComponentError, match="no estimator given for classification"):
+        per_task.fit(bundle.train, context)
+    with pytest.raises(ComponentError, match="does not accept"):
+        build("model", "sklearn-estimator", estimator="sklearn.ensemble.ExtraTreesClassifier", parameters={"n_trees": 3}).fit(bundle.train, context)
+    model = build("model", "sklearn-estimator", estimator="sklearn.ensemble.ExtraTreesClassifier", parameters={"n_estimators": 5})
+    model.fit(bundle.train, context)
+    assert model.estimator_.random_state == context.seed and model.estimator_.n_estimators == 5
+
+
+def test_mean_of_averages_its_members_with_weights():
+    bundle, context = esol_context("measured_log_solubility", "regression")
+    test = bundle.evaluations["test"]
+    members = ["linear", {"use": "random-forest", "with": {"n_estimators": 20}}]
+    mean = build("model", "mean-of", members=members, weights=[1.0, 3.0])
+    mean.fit(bundle.train, context)
+    linear, forest = mean.members
+    np.testing.assert_allclose(mean.predict(test), 0.25 * linear.predict(test) + 0.75 * forest.predict(test))
+    # Each member has its own seed: two forests in one mean are two different forests.
+    twins = build("model", "mean-of", members=[members[1], members[1]])
+    twins.fit(bundle.train, context)
+    assert not np.array_equal(twins.members[0].predict(test), twins.members[1].predict(test))
+    with pytest.raises(ComponentError, match="one non-negative weight per member"):
+        build("model", "mean-of", members=members, weights=[1.0])
 
 
 def test_grouped_split_never_splits_a_group():
