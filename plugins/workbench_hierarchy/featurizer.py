@@ -143,3 +143,29 @@ class HamidiehFeatures(Representation):
         table = Table(counts, {"critical_temp": tc})
         return Bundle(train=table.take(np.arange(5)), evaluations={"test": table.take(np.arange(5, 8))},
                       targets={"critical_temp": TargetInfo("regression")}, feature_names=SYMBOLS)
+
+
+class ElementFractions(HamidiehFeatures):
+    name = "element-fractions"
+    summary = "Atom fractions of the 86 elements (H … Rn) of each material, optionally with its atoms per formula unit."
+
+    class Params(HamidiehFeatures.Params):
+        atoms_per_formula: bool = Field(
+            default=True, description="append the number of atoms per formula unit as written (it tells Y1Ba2Cu3O7 from a 1:2:3:7 alloy unit)"
+        )
+
+    def transform(self, table: Table, context: CellContext) -> np.ndarray:
+        symbols = getattr(self, "symbols_", None) or self._symbols(context)
+        counts = self.counts(table)
+        if counts.shape[1] != len(symbols):
+            raise ComponentError(f"element-fractions: {counts.shape[1]} input columns for {len(symbols)} elements")
+        totals = counts.sum(axis=1, keepdims=True)
+        if np.any(counts < 0) or np.any(totals <= 0):
+            raise ComponentError("element-fractions: every material needs at least one element with a positive count")
+        # Columns always follow SYMBOLS (H … Rn), whatever the order of the input columns.
+        fractions = np.zeros((len(counts), len(SYMBOLS)))
+        fractions[:, [SYMBOLS.index(s) for s in symbols]] = counts / totals
+        return np.hstack([fractions, totals]) if self.params.atoms_per_formula else fractions
+
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f"x_{s}" for s in SYMBOLS) + (("atoms_per_formula",) if self.params.atoms_per_formula else ())

@@ -3,7 +3,7 @@
 from workbench import hookimpl
 
 from .curriculum import LabelHierarchy
-from .featurizer import HamidiehFeatures
+from .featurizer import ElementFractions, HamidiehFeatures
 from .mlp import HierarchicalMLP
 from .supercon import SuperCon
 
@@ -21,6 +21,7 @@ def register_datasets(register):
 @hookimpl
 def register_representations(register):
     register(HamidiehFeatures)
+    register(ElementFractions)
 
 
 @hookimpl

@@ -19,7 +19,7 @@ from workbench.testing import check
 from workbench_hierarchy.curriculum import LabelHierarchy, feed_scales
 from workbench_common.datasets import split_indices
 from workbench_hierarchy.elements import SYMBOLS, composition_keys, counts_from_formulas, filled_properties, property_table
-from workbench_hierarchy.featurizer import FEATURE_NAMES, HamidiehFeatures, hamidieh_features
+from workbench_hierarchy.featurizer import FEATURE_NAMES, ElementFractions, HamidiehFeatures, hamidieh_features
 from workbench_hierarchy.labels import DatasetHierarchy, FixedWidthBins, QuantileBins
 from workbench_hierarchy._network import HierarchicalNet
 from workbench_hierarchy.mlp import HierarchicalMLP
@@ -189,6 +189,30 @@ def test_featurizer_component_from_counts_or_formulas(tmp_path):
     np.testing.assert_array_equal(from_counts.transform(table, context), from_formulas.transform(table, context))
     with pytest.raises(ComponentError, match="element symbol"):
         HamidiehFeatures().fit(table, CellContext.standalone(0, work_dir=tmp_path, feature_names=("a", "b")))
+
+
+def test_element_fractions_by_hand(tmp_path):
+    check(ElementFractions, work_dir=tmp_path)
+    formulas = ["Mg1B2", "Y1Ba2Cu3O7"]
+    context = CellContext.standalone(0, work_dir=tmp_path, feature_names=SYMBOLS)
+    table = Table(counts_from_formulas(formulas), {}, pd.DataFrame({"material": formulas}))
+    representation = ElementFractions()
+    representation.fit(table, context)
+    out = representation.transform(table, context)
+    names = representation.feature_names()
+    assert out.shape == (2, 87) and names[-1] == "atoms_per_formula"
+    row = dict(zip(names, out[1]))
+    assert row["x_Y"] == pytest.approx(1 / 13) and row["x_O"] == pytest.approx(7 / 13) and row["atoms_per_formula"] == 13
+    assert dict(zip(names, out[0]))["x_B"] == pytest.approx(2 / 3)
+    np.testing.assert_allclose(out[:, :-1].sum(axis=1), 1.0)
+    # Columns follow H … Rn even when the dataset's element columns come in another order.
+    reordered = CellContext.standalone(0, work_dir=tmp_path, feature_names=SYMBOLS[::-1])
+    flipped = Table(counts_from_formulas(formulas)[:, ::-1], {})
+    representation.fit(flipped, reordered)
+    np.testing.assert_array_equal(representation.transform(flipped, reordered), out)
+    no_total = ElementFractions({"atoms_per_formula": False, "formula_column": "material"})
+    no_total.fit(table, context)
+    np.testing.assert_array_equal(no_total.transform(table, context), out[:, :-1])
 
 
 # -- the SuperCon dataset ---------------------------------------------------------------------
