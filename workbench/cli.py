@@ -258,6 +258,17 @@ def _run_one(study, runner, quiet: bool):
     return result
 
 
+def _print_notes(run_dir: Path) -> None:
+    """The cells' notes about their data (rows or columns left out, ...), each once."""
+    try:
+        notes = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("notes") or {}
+    except (OSError, ValueError):
+        return
+    for note, cells in notes.items():
+        who = f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
+        console.print(f"  [yellow]⚠ note[/] ({who}): {escape(note)}")
+
+
 def _print_report(name: str, run_dir: Path, group_by: list[str], axes: list[str], result=None) -> None:
     import pandas as pd
 
@@ -279,6 +290,7 @@ def _print_report(name: str, run_dir: Path, group_by: list[str], axes: list[str]
         for error, cells in by_message.items():
             who = cells[0] if len(cells) == 1 else f"{len(cells)} cells ({cells[0]}, …)"
             console.print(f"  [red]✗ {who}[/]: {escape(error)}")
+    _print_notes(run_dir)
     figures = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").exists() else []
     console.print(f"Results table: {escape(str(run_dir / 'results.csv'))}")
     console.print(f"Summary:       {escape(str(run_dir / 'summary.csv'))}")

@@ -74,6 +74,8 @@ class RunResult:
     figures: list[Path] = field(default_factory=list)
     summary: Any = None
     seconds: float = 0.0
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    """What cells said about their data (rows left out, ...): note → cells."""
 
     @property
     def ok(self) -> bool:
@@ -273,6 +275,7 @@ class Runner:
         self.options = options or RunOptions()
         self.cache = Cache(self.options.cache_dir)
         self.executor = build_executor(executor_spec(loaded, self.options))
+        self.cache.check_writable()
 
     def tasks(self, run_dir: Path, pending: list[CellPlan]) -> list[CellTask]:
         data_dir = self.options.data_dir or os.environ.get("WORKBENCH_DATA_DIR")
@@ -321,6 +324,8 @@ class Runner:
             on_start(run_dir, len(plans), result.skipped, resumed)
 
         def record(outcome: CellOutcome) -> None:
+            for note in outcome.notes:
+                result.notes.setdefault(note, []).append(outcome.cell_id)
             if outcome.ok:
                 result.done += 1
             else:
