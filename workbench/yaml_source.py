@@ -106,6 +106,9 @@ def load(text: str, file: Path | None = None) -> tuple[Any, SourceMap]:
     return data, source
 
 
+PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"})
+
+
 class _TooBig(Exception):
     def __init__(self, message: str, location: Location):
         super().__init__(message)
@@ -120,6 +123,8 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, source: So
     if len(path) > MAX_DEPTH:
         raise _TooBig(f"the study is nested more than {MAX_DEPTH} levels deep", _location(source.file, node.start_mark))
     source.values[path] = _location(source.file, node.start_mark)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in PLAIN_TAGS:
+        raise yaml.constructor.ConstructorError(None, None, f"the tag {node.tag!r} is not allowed", node.start_mark)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
