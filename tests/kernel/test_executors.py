@@ -228,3 +228,18 @@ def test_a_dask_worker_killed_mid_cell_loses_nothing_and_resume_finishes(tmp_pat
     assert fresh.returncode == 0
     [fresh_dir] = list((tmp_path / "fresh").glob("*/*"))
     pd.testing.assert_frame_equal(results, pd.read_csv(fresh_dir / "results.csv"))
+
+
+def test_a_slurm_cluster_is_configured_with_pinned_hashing_and_the_users_options():
+    pytest.importorskip("dask_jobqueue")
+    from workbench_dask.executor import DaskExecutor
+
+    executor = DaskExecutor({"cluster": "slurm", "jobs": 4, "cluster_options": {
+        "cores": 4, "memory": "8GB", "walltime": "01:00:00", "queue": "short", "job_script_prologue": ["module load python"]}})
+    cluster = executor._jobqueue_cluster(scale=False)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -p short" in script and "#SBATCH -t 01:00:00" in script
+    assert script.index("export PYTHONHASHSEED=0") < script.index("module load python")
