@@ -10,7 +10,7 @@ import pytest
 from workbench import DataNotFoundError
 from workbench.testing import check, registered
 
-BUILTINS = registered(distribution="workbench")
+BUILTINS = registered(distribution="deml-workbench")
 
 
 def test_every_kind_of_builtin_is_present():

@@ -43,7 +43,7 @@ JOBQUEUE_CLUSTERS = {
     "moab": "MoabCluster",
     "oar": "OARCluster",
 }
-INSTALL = "pip install 'workbench[dask]'"
+INSTALL = "pip install 'deml-workbench[dask]'"
 log = logging.getLogger("workbench.dask")
 
 
