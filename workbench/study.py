@@ -153,6 +153,7 @@ def parse_study(text: str, path: Path, registry: Registry, *, max_cells: int = D
         data = compose.apply_overrides(data, source, list(overrides), list(grid))
     data = dict(data)
     data.setdefault("name", path.stem)
+    _refuse_shadowed_overrides(data, overrides)
     loaded = _Validator(path, source, registry).study_file(data, text, max_cells)
     loaded.overrides = [*overrides, *(f"--grid {g}" for g in grid)]
     loaded.bases = bases
@@ -487,6 +488,24 @@ class _Validator:
                     "Build the representation from another label, or predict another target.",
                 )
         return target if ok else None
+
+
+def _refuse_shadowed_overrides(data: dict[str, Any], overrides: Sequence[str]) -> None:
+    """An override under a path a grid axis sets in every cell would change nothing: refused."""
+    grid = data.get("grid") if isinstance(data.get("grid"), dict) else {}
+    axes = [name for name in grid if isinstance(name, str) and name != grid_module.ZIP]
+    for group in grid.get(grid_module.ZIP) or [] if isinstance(grid.get(grid_module.ZIP), list) else []:
+        axes += [name for name in group if isinstance(name, str)] if isinstance(group, dict) else []
+    problems = []
+    for text in overrides:
+        key = text.partition("=")[0].strip()
+        for axis in axes:
+            if key == axis or key.startswith(axis + "."):
+                problems.append(Problem(f"this changes nothing: the grid axis {axis!r} sets {axis} in every cell",
+                                        Location(Path(f"override {text!r}")),
+                                        f"Change the axis' values instead, e.g. --grid {axis}=..., or override grid.{axis}."))
+    if problems:
+        raise StudyError(problems)
 
 
 def default_seed_axes(axes: list[Axis]) -> list[str]:

@@ -143,3 +143,10 @@ def test_runs_lists_and_compare_tabulates_differing_settings(tmp_path):
     assert "overrides" in table.columns and "dataset.with.path" not in table.columns  # only what differs
     lonely = CliRunner().invoke(cli.app, ["compare", str(next((tmp_path / "runs" / "s").iterdir()))])
     assert lonely.exit_code == 2 and "at least two runs" in " ".join(lonely.output.split())
+
+
+def test_an_override_that_a_grid_axis_shadows_is_refused(tmp_path):
+    study = write(tmp_path, "s.yaml", BASE + "grid:\n  model: [linear, random-forest]\n")
+    with pytest.raises(StudyError, match="changes nothing: the grid axis 'model' sets model in every cell"):
+        load_study(study, overrides=["model.with.n_estimators=5"])
+    assert len(load_study(study, overrides=["grid.model=[linear]"]).plans) == 1
