@@ -58,6 +58,10 @@ class SplitOperatorSimulator(Simulator):
     def frame_interval(self) -> float:
         return self.params.dt * self.params.steps_per_frame
 
+    @property
+    def dx(self) -> float:
+        return self.params.lx / self.params.nx
+
     def x(self) -> np.ndarray:
         return grid(self.params.lx, self.params.nx)
 

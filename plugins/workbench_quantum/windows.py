@@ -26,7 +26,8 @@ class WindowPool:
 
     ``psi``: (M, 5, 23) complex64, frames t..t+4 of the window (the last is the target);
     ``potential``: (M, 23) float32; ``scenario``, ``frame``: where each window came from;
-    ``start``: its centre's grid point; ``barrier``: whether it touches a non-zero potential.
+    ``start``: its centre's grid point; ``barrier``: whether it touches a non-zero potential;
+    ``dx``, ``interval``: the grid spacing and frame interval of the simulation it came from.
     """
 
     psi: np.ndarray
@@ -34,17 +35,19 @@ class WindowPool:
     scenario: np.ndarray
     frame: np.ndarray
     start: np.ndarray
+    dx: float | None = None
+    interval: float | None = None
 
     def __len__(self) -> int:
         return len(self.psi)
 
     @property
     def barrier(self) -> np.ndarray:
-        return (self.potential > 0).any(axis=1)
+        return (self.potential != 0).any(axis=1)
 
     def take_samples(self, indices: np.ndarray) -> WindowPool:
         idx = np.asarray(indices, dtype=np.int64)
-        return WindowPool(self.psi[idx], self.potential[idx], self.scenario[idx], self.frame[idx], self.start[idx])
+        return WindowPool(self.psi[idx], self.potential[idx], self.scenario[idx], self.frame[idx], self.start[idx], self.dx, self.interval)
 
     def inputs(self, indices: np.ndarray | None = None) -> np.ndarray:
         """Model inputs (n, 4, 23, 3) float32: Re ψ, Im ψ, V for the 4 history frames."""
@@ -63,8 +66,8 @@ class WindowPool:
         return {"psi": self.psi, "potential": self.potential, "scenario": self.scenario, "frame": self.frame, "start": self.start}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> WindowPool:
-        return cls(arrays["psi"], arrays["potential"], arrays["scenario"], arrays["frame"], arrays["start"])
+    def from_arrays(cls, arrays: dict[str, np.ndarray], dx: float | None = None, interval: float | None = None) -> WindowPool:
+        return cls(arrays["psi"], arrays["potential"], arrays["scenario"], arrays["frame"], arrays["start"], dx, interval)
 
 
 def image_indices(nx: int, pad: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,8 @@ from workbench import CellContext, ComponentError, TargetInfo
 from workbench_quantum.curricula import BarrierWeightedWindows, ErrorDrivenWindows, UniformWindows, draw
 from workbench_quantum.dataset import WavepacketWindows
 from workbench_quantum.metrics import NormalizedCorrelation, ScenarioCorrelation
-from workbench_quantum.model import EmulatorNet, GruEmulator, combine_weights
+from workbench_quantum._network import EmulatorNet, combine_weights
+from workbench_quantum.model import GruEmulator
 from workbench_quantum.potentials import Potential, potential_on_grid
 from workbench_quantum.scenarios import evaluation_families, training_scenarios
 from workbench_quantum.simulator import SplitOperatorSimulator
