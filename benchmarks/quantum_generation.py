@@ -22,7 +22,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from workbench_quantum.dataset import WavepacketWindows  # noqa: E402
-from workbench_quantum.model import EmulatorNet, GruEmulator  # noqa: E402
+from workbench_quantum._network import EmulatorNet  # noqa: E402
+from workbench_quantum.model import GruEmulator  # noqa: E402
 from workbench_quantum.scenarios import training_scenarios  # noqa: E402
 from workbench_quantum.simulator import SplitOperatorSimulator  # noqa: E402
 from workbench_quantum.windows import WINDOW  # noqa: E402

@@ -35,14 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .coarse_step import folded_kernel, window_propagator
-from .windows import HISTORY, WINDOW, extend_potential, image_indices
-
-
-def combine_weights(window: int, sigma: float) -> np.ndarray:
-    """Gaussian weight of each window offset when a point's predictions are combined."""
-    offsets = np.arange(window) - window // 2
-    return np.exp(-0.5 * (offsets / sigma) ** 2)
+from .coarse_step import folded_kernel, rollout_kernel
+from .windows import HISTORY, WINDOW, combine_weights, extend_potential, image_indices
 
 
 def skip_features(x: torch.Tensor) -> torch.Tensor:
@@ -61,45 +55,27 @@ def complex_product(a: torch.Tensor, b: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.stack([ar * br - ai * bi, ar * bi + ai * br], dim=dim)
 
 
-class CoarseStep(nn.Module):
-    """One Strang step of the frame interval on each window, on the network's scaled inputs
-    (ψ/psi_scale is linear, so the scale passes through; V enters as V/v_scale)."""
-
-    def __init__(self, window: int, dx: float, interval: float, v_scale: float):
-        super().__init__()
-        self.dx, self.interval, self.v_scale = float(dx), float(interval), float(v_scale)
-        propagator = window_propagator(window, dx, interval)
-        self.register_buffer("propagator", torch.from_numpy(propagator.astype(np.complex64)), persistent=False)
-
-    def half_phase(self, scaled_v: torch.Tensor) -> torch.Tensor:
-        """exp(-iVδ/2) as (..., 2) real (Re, Im) from V/v_scale."""
-        angle = -0.5 * self.interval * self.v_scale * scaled_v
-        return torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: (B, 4, 23, 3) scaled inputs → (B, 23, 2) scaled coarse next frame."""
-        half = self.half_phase(x[:, -1, :, 2])
-        phi = torch.view_as_complex(complex_product(half, x[:, -1, :, :2], -1).contiguous())
-        moved = torch.view_as_real(phi @ self.propagator.T)
-        return complex_product(half, moved, -1)
-
-
 class EmulatorNet(nn.Module):
-    """Fig. 4.2 network, plus an optional skip path and an optional coarse physics step."""
+    """Fig. 4.2 network, plus an optional skip path. With ``correction=True`` (a coarse step
+    carries the frame) the skip starts as zero and the output layer too, so that the untrained
+    model is exactly the coarse step; else the skip starts as "copy the last frame"."""
 
-    def __init__(self, hidden: int = 46, window: int = WINDOW, skip: str = "linear", coarse: CoarseStep | None = None):
+    def __init__(self, hidden: int = 46, window: int = WINDOW, skip: str = "linear", correction: bool = False):
         super().__init__()
         self.window, self.hidden, self.skip = window, hidden, skip
         self.encode = nn.Linear(window * 3, hidden)
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         self.decode = nn.Linear(hidden, window * 2)
-        self.coarse = coarse
+        if correction:
+            with torch.no_grad():
+                self.decode.weight.zero_()
+                self.decode.bias.zero_()
         if skip == "linear":
             n_in = HISTORY * window * 2 + 2 * window * 2
             self.linear_skip = nn.Linear(n_in, window * 2, bias=False)
             with torch.no_grad():
                 self.linear_skip.weight.zero_()
-                if coarse is None:  # start as the identity on the last frame (with a coarse step: as nothing)
+                if not correction:
                     last = (HISTORY - 1) * window * 2
                     self.linear_skip.weight[:, last:last + window * 2] = torch.eye(window * 2)
 
@@ -113,23 +89,20 @@ class EmulatorNet(nn.Module):
             y = y + x[:, -1, :, :2]
         elif self.skip == "linear":
             y = y + self.linear_skip(skip_features(x)).reshape(b, self.window, 2)
-        if self.coarse is not None:
-            y = y + self.coarse(x)
         return y
 
 
-def build_network(params: Any, dx: float | None, interval: float | None) -> EmulatorNet:
-    """The network the parameters describe (``dx``, ``interval``: the grid spacing and frame
-    interval of the data, needed by a coarse step)."""
-    coarse = None
-    if params.coarse_step == "split-operator":
-        coarse = CoarseStep(WINDOW, dx, interval, params.v_scale)
-    return EmulatorNet(params.hidden, WINDOW, params.skip, coarse)
+def build_network(params: Any) -> EmulatorNet:
+    """The network the model's parameters describe."""
+    return EmulatorNet(params.hidden, WINDOW, params.skip, correction=params.coarse_step != "none")
 
 
-def rollout(net: EmulatorNet, params: Any, initial: np.ndarray, potential: np.ndarray, steps: int, progress: Any = None) -> np.ndarray:
+def rollout(net: EmulatorNet, params: Any, initial: np.ndarray, potential: np.ndarray, steps: int, progress: Any = None,
+            grid: tuple[float, float] | None = None) -> np.ndarray:
     """Predict ``steps`` frames after the 4 ``initial`` ones, for every scenario at once:
-    (S, 4, Nx) complex + (S, Nx) → (S, steps, Nx) complex64.
+    (S, 4, Nx) complex + (S, Nx) → (S, steps, Nx) complex64. ``grid`` (grid spacing, frame
+    interval) is needed with a coarse step: each frame is then the coarse step of the last one
+    plus the network's averaged correction.
 
     Every window of every scenario is evaluated each frame, in one batch. The linear parts are
     folded together: the dense layer over all windows is a convolution over the box; the output
@@ -166,12 +139,13 @@ def rollout(net: EmulatorNet, params: Any, initial: np.ndarray, potential: np.nd
     v_ext = torch.from_numpy(extend_potential(np.asarray(potential, dtype=np.float32), pad)) / p.v_scale  # (S, Nx+2pad)
     v_ext = v_ext[:, None, :]
     coarse_kernel = box_half = None
-    if net.coarse is not None:
-        # The windowed step averaged over windows is one complex kernel between two potential
-        # half-phases (per point): as a real convolution of (Re, Im) channels.
-        k = torch.from_numpy(folded_kernel(net.coarse.propagator.numpy().astype(np.complex128), w.double().numpy()).astype(np.complex64))
+    if p.coarse_step != "none":
+        # The coarse step is one complex kernel (kinetic) between two potential half-phases (per
+        # point): the kernel as a real convolution of (Re, Im) channels.
+        k = torch.from_numpy(rollout_kernel(*grid, p.sigma).astype(np.complex64))
         coarse_kernel = torch.stack([torch.stack([k.real, -k.imag]), torch.stack([k.imag, k.real])])  # [out c, in c, 45]
-        box_half = net.coarse.half_phase(v_ext[:, 0, pad:pad + nx]).permute(0, 2, 1)  # (S, 2, Nx)
+        angle = torch.from_numpy(-0.5 * grid[1] * np.asarray(potential, dtype=np.float64)).float()
+        box_half = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)  # (S, 2, Nx)
 
     def extend(frame: torch.Tensor) -> torch.Tensor:
         """(S, 2, Nx) → (S, 2, Nx + 2·pad) with the mirror images beyond the walls."""

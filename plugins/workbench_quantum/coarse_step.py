@@ -11,13 +11,18 @@ edges — are what a network trained on top of it has to learn.
 
 Applied to every window of a frame and combined with the rollout's Gaussian weights, the
 windowed step folds into one translation-invariant kernel of 2·window−1 points between the two
-potential half-phases (:func:`folded_kernel`), so a rollout pays for it one short convolution
-per frame.
+potential half-phases (:func:`folded_kernel`, :func:`rollout_kernel`), so a rollout pays for it
+one short convolution per frame, and a point's coarse value depends on the 22 points either
+side of it only. That is the coarse step the emulator uses (:func:`apply`): the rollout applies
+it to the whole frame, and training computes it at each window's points from the window and
+22 further points on each side (the dataset's ``margin``), so both see the same step.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .windows import WINDOW, combine_weights
 
 
 def fd_kinetic(n: int, dx: float) -> np.ndarray:
@@ -51,3 +56,20 @@ def folded_kernel(per_offset, weights):
     for o in range(n):  # window offsets, not grid points
         kernel[..., n - 1 - o:2 * n - 1 - o] += weights[o] * per_offset[o]
     return kernel
+
+
+def rollout_kernel(dx: float, interval: float, sigma: float) -> np.ndarray:
+    """The kinetic kernel of the emulator's coarse step: the windowed finite-difference step on
+    23-point windows averaged with the rollout's Gaussian weights (std ``sigma`` points), (45,)."""
+    weights = combine_weights(WINDOW, sigma)
+    return folded_kernel(window_propagator(WINDOW, dx, interval), weights / weights.sum())
+
+
+def apply(psi: np.ndarray, potential: np.ndarray, kernel: np.ndarray, interval: float) -> np.ndarray:
+    """The coarse step at the points of ``psi`` (..., n) whose whole reach lies inside it:
+    exp(-iVδ/2)·(kernel ⋆ exp(-iVδ/2)ψ), shape (..., n - len(kernel) + 1) (points reach..n-reach-1)."""
+    half = np.exp(-0.5j * interval * np.asarray(potential, dtype=np.float64))
+    reach = len(kernel) // 2
+    n = psi.shape[-1]
+    moved = np.lib.stride_tricks.sliding_window_view(half * psi, len(kernel), axis=-1) @ kernel
+    return half[..., reach:n - reach] * moved

@@ -81,6 +81,8 @@ class WavepacketWindows(Dataset):
         active_fraction: float = Field(default=0.9, ge=0.0, le=1.0,
                                        description="share of candidate positions drawn where the packet is (|ψ|²); the rest uniform")
         pool_seed: int = Field(default=0, description="seed of the candidate pool (fixed, so every cell shares one cached pool)")
+        margin: int = Field(default=0, ge=0, le=64, description="further grid points kept on each side of every window, for models "
+                            "that look around their windows (gru-emulator with a coarse step needs 22); the windows themselves do not change")
         potentials: list[Potential] = Field(default_factory=list, description="further training potentials of any form "
                                             "(wells, sums, expressions in x), each with every packet, after the rectangular barriers")
         tests: Literal["full", "quick"] = Field(default="full", description="test families: full, or one or two scenarios each")
@@ -124,14 +126,14 @@ class WavepacketWindows(Dataset):
         sim = ssm_simulator(context)
         scenarios = training_scenarios(p.x0s, p.s0s, p.e0s, p.heights, p.width, p.potentials)
         key = {"version": POOL_VERSION, "simulator": sim.params, "scenarios": scenarios, "per_trajectory": p.per_trajectory,
-               "active_fraction": p.active_fraction, "pool_seed": p.pool_seed}
+               "active_fraction": p.active_fraction, "pool_seed": p.pool_seed, **({"margin": p.margin} if p.margin else {})}
 
         def compute() -> dict[str, np.ndarray]:
             total = len(scenarios) * sim.params.frames
             with context.progress(f"simulating {len(scenarios)} training trajectories", total) as bar:
                 pool = build_pool(lambda batch: sim.frames(batch, context.threads), scenarios, sim.potentials(scenarios),
                                   sim.params.frames, p.per_trajectory, p.active_fraction, p.pool_seed,
-                                  sim.params.batch_size, advance=bar.advance)
+                                  sim.params.batch_size, advance=bar.advance, margin=p.margin)
             return pool.arrays()
 
         return WindowPool.from_arrays(context.cache.arrays("quantum-window-pool", key, compute), sim.dx, sim.frame_interval)
@@ -146,7 +148,7 @@ class WavepacketWindows(Dataset):
         if sim.params.frames <= HISTORY:
             raise ComponentError(f"the simulator stores {sim.params.frames} frames; a rollout needs more than {HISTORY}")
         pool = self.pool(context)
-        next_frame = pool.psi[:, HISTORY]
+        next_frame = pool.psi[:, HISTORY, pool.window]
         train = Table(inputs=pool, targets={TARGET: next_frame})
         evaluations = {}
         for family in self.families():

@@ -53,8 +53,7 @@ def _describe(node: ast.AST) -> str:
     if isinstance(node, ast.Constant):
         return f"the constant {node.value!r} (only real numbers)"
     if isinstance(node, ast.Call):
-        name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-        return f"calling {name!r}"
+        return f"calling {node.func.id!r}" if isinstance(node.func, ast.Name) else _describe(node.func)
     if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare)):
         op = node.op if not isinstance(node, ast.Compare) else node.ops[0]
         return f"the operator {type(op).__name__}"

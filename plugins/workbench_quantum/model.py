@@ -69,12 +69,13 @@ class GruEmulator(Model):
 
         n, nx, frames = 120, 48, 9
         dx, interval = 0.1, 0.025
-        psi = (rng.normal(size=(n, HISTORY + 1, WINDOW)) + 1j * rng.normal(size=(n, HISTORY + 1, WINDOW))).astype(np.complex64) * 0.1
-        pool = WindowPool(psi, np.abs(rng.normal(size=(n, WINDOW))).astype(np.float32), np.arange(n, dtype=np.int32) % 6,
+        width = 3 * WINDOW - 2  # windows with a margin of 22 points, as a coarse step needs
+        psi = (rng.normal(size=(n, HISTORY + 1, width)) + 1j * rng.normal(size=(n, HISTORY + 1, width))).astype(np.complex64) * 0.1
+        pool = WindowPool(psi, np.abs(rng.normal(size=(n, width))).astype(np.float32), np.arange(n, dtype=np.int32) % 6,
                           np.zeros(n, np.int32), np.zeros(n, np.int32), dx, interval)
         traj = (rng.normal(size=(2, frames, nx)) + 1j * rng.normal(size=(2, frames, nx))).astype(np.complex64) * 0.1
         test = Table(RolloutInputs(traj[:, :HISTORY], np.zeros((2, nx), np.float32), frames - HISTORY, dx, interval), {"psi": traj[:, HISTORY:]})
-        return Bundle(Table(pool, {"psi": psi[:, HISTORY]}), {"test": test}, {"psi": TargetInfo("trajectory")}), "psi"
+        return Bundle(Table(pool, {"psi": psi[:, HISTORY, pool.window]}), {"test": test}, {"psi": TargetInfo("trajectory")}), "psi"
 
     # -- pickling: the context is a handle for artifacts and progress, never part of the state
     def __getstate__(self) -> dict[str, Any]:
@@ -91,6 +92,17 @@ class GruEmulator(Model):
         x[..., 2] /= self.params.v_scale
         return torch.from_numpy(x)
 
+    def _coarse_part(self, pool: WindowPool, idx: np.ndarray) -> np.ndarray:
+        """The coarse step's next frame at the windows' points (n, 23, 2) float32, in ψ units:
+        the rollout's step, computed from each window's last frame and its margin."""
+        from .coarse_step import apply, rollout_kernel
+
+        dx, interval = self.grid_
+        reach = WINDOW - 1
+        out = apply(pool.psi[idx, HISTORY - 1], pool.potential[idx], rollout_kernel(dx, interval, self.params.sigma), interval)
+        out = out[:, pool.margin - reach:pool.margin - reach + WINDOW]
+        return np.stack([out.real, out.imag], axis=-1).astype(np.float32)
+
     def _one_step_errors(self, pool: WindowPool, idx: np.ndarray) -> np.ndarray:
         """Mean squared one-step error (in ψ units²) of each window ``idx``."""
         import torch
@@ -100,6 +112,8 @@ class GruEmulator(Model):
             for lo in range(0, len(idx), 8192):
                 part = idx[lo:lo + 8192]
                 pred = self.net_(self._scaled_inputs(pool, part)).numpy() * self.params.psi_scale
+                if self.params.coarse_step != "none":
+                    pred = pred + self._coarse_part(pool, part)
                 out.append(((pred - pool.targets(part)) ** 2).mean(axis=(1, 2)))
         return np.concatenate(out) if out else np.zeros(0)
 
@@ -127,21 +141,30 @@ class GruEmulator(Model):
         curriculum = context.curriculum or UniformWindows({"budget": len(pool), "rounds": 1})
         schedule = curriculum.schedule(len(pool))
         self.grid_ = self._grid(pool)
+        if p.coarse_step != "none" and pool.margin < WINDOW - 1:
+            raise ComponentError(f"gru-emulator with a coarse step learns its correction from each window and {WINDOW - 1} "
+                                 f"points either side; the pool keeps {pool.margin}. Set the dataset's `margin: {WINDOW - 1}`")
         torch.manual_seed(context.derive_seed("gru-emulator", "init"))
-        self.net_ = build_network(p, *self.grid_)
+        self.net_ = build_network(p)
         optimizer = torch.optim.AdamW(self.net_.parameters(), lr=p.learning_rate, weight_decay=p.weight_decay)
         # Cosine decay of the learning rate over every optimisation step of the whole schedule:
         # the rollout needs one-step errors far below what a constant rate settles at.
         drawn_by_round = np.cumsum(schedule)
         total_steps = int(sum(p.epochs_per_round * -(-n // p.batch_size) for n in drawn_by_round))
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda i: p.final_lr_fraction + (1 - p.final_lr_fraction) * 0.5 * (1 + np.cos(np.pi * min(i, total_steps) / total_steps)))
+            # (a Python float: the scheduler's state goes into checkpoints that load weights-only)
+            optimizer, lambda i: float(p.final_lr_fraction + (1 - p.final_lr_fraction) * 0.5 * (1 + np.cos(np.pi * min(i, total_steps) / total_steps))))
         rng = np.random.default_rng(context.derive_seed("gru-emulator", "draws"))
         shuffle = torch.Generator().manual_seed(context.derive_seed("gru-emulator", "shuffle"))
         drawn = np.zeros(0, dtype=np.int64)
         errors: np.ndarray | None = None
         start_round, start_epoch = 0, 0
         saved = context.load_checkpoint()
+        fingerprint = p.model_dump_json()
+        if saved is not None and saved.get("params") != fingerprint:
+            # Another model's checkpoint in this cell directory (not from an interrupted fit of this one).
+            context.log.warning("ignoring a checkpoint written by a gru-emulator with other parameters")
+            saved = None
         if saved is not None:
             self.net_.load_state_dict(saved["net"])
             optimizer.load_state_dict(saved["optimizer"])
@@ -165,7 +188,10 @@ class GruEmulator(Model):
                     context.record("windows_drawn", len(drawn), step=rnd, step_name="round")
                     context.record("barrier_share", float(pool.barrier[drawn].mean()), step=rnd, step_name="round")
                 x_all = self._scaled_inputs(pool, drawn)
-                y_all = torch.from_numpy(pool.targets(drawn) / p.psi_scale)
+                targets = pool.targets(drawn)
+                if p.coarse_step != "none":  # the network learns what the coarse step misses
+                    targets = targets - self._coarse_part(pool, drawn)
+                y_all = torch.from_numpy(targets / p.psi_scale)
                 first = start_epoch if rnd == start_round else 0
                 for epoch in range(first, p.epochs_per_round):
                     order = torch.randperm(len(drawn), generator=shuffle)
@@ -192,7 +218,7 @@ class GruEmulator(Model):
                     context.record("train_mse", total / len(order), step=global_epoch, step_name="epoch")
                     if epoch == p.epochs_per_round - 1:
                         errors = self._one_step_errors(pool, drawn)
-                    context.save_checkpoint({"net": self.net_.state_dict(), "optimizer": optimizer.state_dict(),
+                    context.save_checkpoint({"params": fingerprint, "net": self.net_.state_dict(), "optimizer": optimizer.state_dict(),
                                              "scheduler": scheduler.state_dict(),
                                              "rng": rng.bit_generator.state, "shuffle": shuffle.get_state(),
                                              "drawn": torch.from_numpy(drawn),
@@ -215,7 +241,7 @@ class GruEmulator(Model):
         from ._network import rollout
 
         torch.set_num_threads(getattr(self, "threads_", 1))
-        return rollout(self.net_, self.params, initial, potential, steps, progress)
+        return rollout(self.net_, self.params, initial, potential, steps, progress, getattr(self, "grid_", None))
 
     def predict(self, table: Table) -> np.ndarray:
         inputs = table.inputs

@@ -146,7 +146,7 @@ class TrainedEmulator:
             self.simulator = SplitOperatorSimulator(document["simulator"])
             grid = document["grid"]
             self.model.grid_ = (grid["dx"], grid["frame_interval"])
-            self.model.net_ = build_network(self.model.params, *self.model.grid_)
+            self.model.net_ = build_network(self.model.params)
             self.model.net_.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()}, strict=True)
         except (ValidationError, KeyError, RuntimeError, TypeError) as error:
             raise DataCorruptError(f"{source} does not describe a network this workbench can rebuild ({error}); re-run the cell") from None
@@ -201,8 +201,8 @@ def load_emulator(run_dir: Path | str, cell: str | None = None) -> TrainedEmulat
     else:
         matches = [name for name in by_cell if name == cell] or [name for name in by_cell if name.startswith(cell)]
         if len(matches) != 1:
-            what = "no cell" if not matches else f"{len(matches)} cells"
-            raise ComponentError(f"{what} of {run_dir} with weights matches {cell!r}; cells with weights: {', '.join(sorted(by_cell))}")
+            what = "no cell matches" if not matches else f"{len(matches)} cells match"
+            raise ComponentError(f"{what} {cell!r} in {run_dir}; cells with weights: {', '.join(sorted(by_cell))}")
         chosen = by_cell[matches[0]]
     document, arrays = read_weights(chosen)
     return TrainedEmulator(document, arrays, chosen)
