@@ -7,6 +7,7 @@ from .dataset import WavepacketWindows
 from .figures import CorrelationByFamily, CorrelationSweeps, RolloutHeatmaps, RolloutSnapshots
 from .metrics import NormalizedCorrelation, ScenarioCorrelation
 from .model import GruEmulator
+from .propagator import CoarsePropagator
 from .simulator import SplitOperatorSimulator
 
 
@@ -29,6 +30,7 @@ def register_curricula(register):
 @hookimpl
 def register_models(register):
     register(GruEmulator)
+    register(CoarsePropagator)
 
 
 @hookimpl

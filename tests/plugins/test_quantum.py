@@ -13,15 +13,16 @@ import torch
 from conftest import REPO, run_cli
 from pydantic import ValidationError
 
-from workbench import CellContext, ComponentError, DataCorruptError, DataNotFoundError, TargetInfo
+from workbench import CellContext, ComponentError, DataCorruptError, DataNotFoundError, Table, TargetInfo
 from workbench_quantum import load_emulator
 from workbench_quantum._network import build_network
 from workbench_quantum.coarse_step import apply, coarse_step, folded_kernel, rollout_kernel, window_propagator
 from workbench_quantum.curricula import BarrierWeightedWindows, ErrorDrivenWindows, UniformWindows, draw
-from workbench_quantum.dataset import WavepacketWindows
+from workbench_quantum.dataset import RolloutInputs, WavepacketWindows
 from workbench_quantum.expressions import ExpressionError, evaluate
-from workbench_quantum.metrics import NormalizedCorrelation, ScenarioCorrelation
+from workbench_quantum.metrics import NormalizedCorrelation, ScenarioCorrelation, correlation
 from workbench_quantum.model import GruEmulator
+from workbench_quantum.propagator import CoarsePropagator
 from workbench_quantum.potentials import Potential, potential_on_grid
 from workbench_quantum.scenarios import TRAIN_WB, evaluation_families, training_scenarios
 from workbench_quantum.simulator import SplitOperatorSimulator
@@ -200,10 +201,10 @@ def test_image_extension_is_odd_about_both_walls():
     assert extend_potential(np.array([0.0, 2, 3, 4, 5]), 2).tolist() == [3, 2, 0, 2, 3, 4, 5, 5, 5]
 
 
-def small_pool(per_trajectory=40):
+def small_pool(per_trajectory=40, margin=0):
     sim = SplitOperatorSimulator({"nx": 256, "lx": 40.0, "frames": 30, "dt": 0.01})
     scenarios = training_scenarios([12.0], [1.5], [2.0, 5.0], [4.0], 5.0)
-    pool = build_pool(lambda batch: sim.frames(batch), scenarios, sim.potentials(scenarios), 30, per_trajectory, 0.9, 3, 2)
+    pool = build_pool(lambda batch: sim.frames(batch), scenarios, sim.potentials(scenarios), 30, per_trajectory, 0.9, 3, 2, margin=margin)
     full = sim.simulate(scenarios)
     return pool, full
 
@@ -219,6 +220,13 @@ def test_pool_windows_are_cut_from_the_trajectories():
     # Only the barrier scenarios' windows can touch a barrier; most windows see the packet.
     assert not pool.barrier[pool.scenario < 2].any() and pool.barrier[pool.scenario >= 2].any()
     assert np.median(np.abs(pool.psi[:, 0, WINDOW // 2])) > 0.05
+    # A margin keeps more points around the same windows.
+    wide, _ = small_pool(margin=22)
+    assert wide.psi.shape == (160, 5, WINDOW + 44) and wide.margin == 22
+    assert np.array_equal(wide.inputs(), pool.inputs()) and np.array_equal(wide.barrier, pool.barrier)
+    psi44 = extend_psi(full["psi"], WINDOW // 2 + 22)
+    s, f, c = wide.scenario[57], wide.frame[57], wide.start[57]
+    assert np.array_equal(wide.psi[57], psi44[s, f:f + 5, c:c + WINDOW + 44])
 
 
 def test_curricula_weights_and_draws():
@@ -310,12 +318,30 @@ def test_coarse_step_is_a_unitary_strang_step_on_the_window():
     assert np.allclose(by_window, np.convolve(field, kernel[::-1], mode="valid"))
 
 
+def test_coarse_propagator_is_the_hybrid_emulator_without_its_correction():
+    sim = SplitOperatorSimulator({"frames": 104})
+    scenarios = [{"x0": 40.0, "s0": 2.0, "e0": 5.0, "potential": {"kind": "triangular", "height": 8.0, "width": 10.0}},
+                 {"x0": 30.0, "s0": 1.5, "e0": 12.0}]
+    run = sim.simulate(scenarios)
+    inputs = RolloutInputs(run["psi"][:, :4], run["potential"].astype(np.float32), 100, sim.dx, sim.frame_interval)
+    table = Table(inputs, {"psi": run["psi"][:, 4:]})
+    coarse = CoarsePropagator().predict(table)
+    # The hybrid emulator before training predicts a zero correction: the same rollout.
+    hybrid = GruEmulator({"coarse_step": "split-operator", "skip": "none"})
+    hybrid.net_, hybrid.grid_ = build_network(hybrid.params), (sim.dx, sim.frame_interval)
+    assert np.abs(hybrid.predict(table) - coarse).max() < 1e-4
+    # The cheap step alone already follows the solver, at E0 = 12 too (far beyond a window network's training).
+    c = correlation(run["psi"][:, 4:], coarse)
+    assert c.mean() > 0.99 and c[:, -1].min() > 0.97
+    assert np.allclose(np.linalg.norm(coarse, axis=-1), np.linalg.norm(run["psi"][:, 3], axis=-1)[:, None], rtol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small emulator trained on free packets and one barrier, for value checks."""
     sim = SplitOperatorSimulator({"frames": 64})
     data = WavepacketWindows({"x0s": [30.0], "s0s": [2.0, 3.0], "e0s": [2.0, 4.0], "heights": [3.0], "per_trajectory": 600,
-                              "tests": "quick", "families": ["rect-seen", "sweep-e0"]})
+                              "tests": "quick", "families": ["rect-seen", "sweep-e0"], "margin": 22})
     context = CellContext.standalone(5, cache_dir=tmp_path_factory.mktemp("cache"), components={"simulator": sim},
                                      curriculum=UniformWindows({"budget": 3000, "rounds": 2}))
     bundle = data.load(context)
@@ -399,6 +425,32 @@ def test_a_finished_fit_keeps_its_weights_and_they_roll_out_identically(trained,
     assert written["figure"].stat().st_size > 10_000
     with np.load(written["arrays"], allow_pickle=False) as saved:
         assert np.array_equal(saved["prediction"], result.prediction)
+
+
+def test_a_hybrid_emulator_learns_the_coarse_steps_correction_and_reloads(trained, tmp_path):
+    _, bundle, cell = trained
+    context = CellContext.standalone(3, cache_dir=tmp_path / "c", work_dir=tmp_path / "cell", components=cell.components,
+                                     curriculum=UniformWindows({"budget": 2000, "rounds": 1}))
+    hybrid = GruEmulator({"coarse_step": "split-operator", "skip": "none", "input_noise": 0.0, "epochs_per_round": 3})
+    hybrid.fit(bundle.train, context)
+    pool = bundle.train.inputs
+    drawn = hybrid.drawn_
+    # Training lowered the one-step error below the coarse step's own.
+    coarse_error = ((hybrid._coarse_part(pool, drawn) - pool.targets(drawn)) ** 2).mean()
+    assert hybrid._one_step_errors(pool, drawn).mean() < 0.5 * coarse_error
+    table = bundle.evaluations["rect-seen"]
+    emulator = load_emulator(tmp_path / "cell")
+    assert emulator.model.grid_ == pytest.approx(hybrid.grid_)
+    assert np.array_equal(emulator.rollout(evaluation_families("quick")[0].scenarios[0]).prediction, hybrid.predict(table)[0])
+    with pytest.raises(ComponentError, match="margin: 22"):
+        GruEmulator({"coarse_step": "split-operator"}).fit(Table(narrow(pool), {}), context)
+
+
+def narrow(pool):
+    """The same windows without their margin."""
+    from workbench_quantum.windows import WindowPool
+
+    return WindowPool(pool.psi[..., pool.window], pool.potential[..., pool.window], pool.scenario, pool.frame, pool.start, pool.dx, pool.interval)
 
 
 def test_loading_refuses_missing_unknown_and_damaged_weights(trained, tmp_path):
