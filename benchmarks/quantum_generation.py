@@ -3,16 +3,19 @@ by the transforms themselves; batched vs one scenario at a time; one 400-frame e
 
     python benchmarks/quantum_generation.py [--loop-subset 30] [--workers 2] [--frames 404]
 
+Run it on a quiet machine: every figure is a wall-clock time.
+
 A Strang step of the `ssm` solver is two type-I sine transforms of the Nx-1 = 1023 interior
 points and two elementwise phase products. The *floor* is the time of the two transforms alone
 on the whole (2835, 1023) complex64 batch, per scenario and step, measured every way available
 here: scipy.fft.dst on the complex array, on its real and imaginary float32 parts, and the same
 transform as a complex FFT of the 2048-point odd extension (scipy.fft.fft and torch.fft.fft),
-each with 1 and ``--workers`` threads, after a warm-up call (scipy and torch cache their FFT
-plans; the cold first call is printed too). The generator (the solver as the window pool runs it:
-frames streamed and discarded) is then timed on the same batch with 1 and ``--workers``
-threads, and its time per scenario-step is divided by the fastest floor: the ratio printed is
-how far it is from the transforms' own cost. The one-scenario-at-a-time loop is timed on a
+each with 1 and ``--workers`` threads, on the whole batch at once and in chunks of the
+solver's ``batch_size`` rows (which fit the CPU caches), after a warm-up call (scipy and torch
+cache their FFT plans; the cold first call is printed too). The generator (the solver as the
+window pool runs it: frames streamed and discarded) is then timed the same ways, and its time
+per scenario-step is divided by the fastest floor: the ratio printed is how far it is from the
+transforms' own cost. The one-scenario-at-a-time loop is timed on a
 subset of scenarios spread over the grid and extrapolated linearly — said so in the output.
 """
 
@@ -47,33 +50,39 @@ def per_call(function, repeats: int) -> tuple[float, float]:
     return cold, (time.perf_counter() - started) / repeats
 
 
-def transform_floor(batch: int, nx: int, workers: int, repeats: int) -> dict[str, float]:
-    """Seconds per scenario for one sine transform of the interior points, by each method."""
+def transform_floor(batch: int, nx: int, chunks: list[int], workers: int, repeats: int) -> dict[str, float]:
+    """Seconds per scenario for one sine transform of the interior points of ``batch`` scenarios,
+    transformed ``chunk`` rows at a time, by each method."""
     rng = np.random.default_rng(0)
     psi = (rng.normal(size=(batch, nx - 1)) + 1j * rng.normal(size=(batch, nx - 1))).astype(np.complex64)
     real, imag = np.ascontiguousarray(psi.real), np.ascontiguousarray(psi.imag)
-    odd = np.zeros((batch, 2 * nx), dtype=np.complex64)  # the odd extension whose FFT holds the sine transform
+    odd = np.zeros((batch, 2 * nx), dtype=np.complex64)  # the odd extension, whose FFT holds the sine transform
     odd[:, 1:nx] = psi
     odd[:, nx + 1:] = -psi[:, ::-1]
     odd_t = torch.from_numpy(odd)
-    methods = {}
-    for threads in sorted({1, workers}):
-        methods[f"scipy.fft.dst type 1, complex64, {threads} thread(s)"] = lambda t=threads: fft.dst(psi, type=1, norm="ortho", workers=t)
-        methods[f"scipy.fft.dst type 1, real + imaginary float32, {threads} thread(s)"] = lambda t=threads: (
-            fft.dst(real, type=1, norm="ortho", workers=t), fft.dst(imag, type=1, norm="ortho", workers=t))
-        methods[f"scipy.fft.fft of the {2 * nx}-point odd extension, complex64, {threads} thread(s)"] = (
-            lambda t=threads: fft.fft(odd, workers=t))
 
-        def torch_fft(t=threads):
-            torch.set_num_threads(t)
-            return torch.fft.fft(odd_t)
+    def chunked(transform, chunk):
+        return lambda: [transform(lo, lo + chunk) for lo in range(0, batch, chunk)]
 
-        methods[f"torch.fft.fft of the {2 * nx}-point odd extension, complex64, {threads} thread(s)"] = torch_fft
+    def torch_fft(lo, hi, threads):
+        torch.set_num_threads(threads)
+        return torch.fft.fft(odd_t[lo:hi])
+
     out = {}
-    for name, function in methods.items():
-        cold, warm = per_call(function, repeats)
-        out[name] = warm / batch
-        print(f"  {name:78s}: {warm / batch * 1e6:6.2f} µs/scenario (cold first call {cold / batch * 1e6:6.2f})")
+    for chunk in chunks:
+        for threads in sorted({1, workers}):
+            methods = {
+                "scipy.fft.dst type 1, complex64": lambda lo, hi, t=threads: fft.dst(psi[lo:hi], type=1, norm="ortho", workers=t),
+                "scipy.fft.dst type 1, real and imaginary float32 parts": lambda lo, hi, t=threads: (
+                    fft.dst(real[lo:hi], type=1, norm="ortho", workers=t), fft.dst(imag[lo:hi], type=1, norm="ortho", workers=t)),
+                f"scipy.fft.fft, {2 * nx}-point odd extension, complex64": lambda lo, hi, t=threads: fft.fft(odd[lo:hi], workers=t),
+                f"torch.fft.fft, {2 * nx}-point odd extension, complex64": lambda lo, hi, t=threads: torch_fft(lo, hi, t),
+            }
+            for name, transform in methods.items():
+                cold, warm = per_call(chunked(transform, chunk), repeats)
+                label = f"{name}, {chunk} rows at a time, {threads} thread(s)"
+                out[label] = warm / batch
+                print(f"  {label:96s}: {warm / batch * 1e6:6.2f} µs/scenario (cold first call {cold / batch * 1e6:6.2f})")
     torch.set_num_threads(1)
     return out
 
@@ -106,8 +115,9 @@ def main() -> None:
     print(f"{len(scenarios)} trajectories × {sim.params.frames} frames × {sim.params.nx} points, "
           f"{steps} Strang steps each (Δt = {sim.params.dt}), {sim.params.precision}")
 
-    print(f"Floor: one sine transform of a ({len(scenarios)}, {sim.params.nx - 1}) complex64 batch (a Strang step needs two):")
-    floors = transform_floor(len(scenarios), sim.params.nx, args.workers, args.repeats)
+    print(f"Floor: one sine transform of {len(scenarios)} rows of {sim.params.nx - 1} complex64 points (a Strang step needs two):")
+    chunks = sorted({min(sim.params.batch_size, len(scenarios)), len(scenarios)})
+    floors = transform_floor(len(scenarios), sim.params.nx, chunks, args.workers, args.repeats)
     best_name, best = min(floors.items(), key=lambda item: item[1])
     floor_total = 2 * best * scenario_steps
     print(f"  fastest: {best_name} → floor for the whole set: 2 × {best * 1e6:.2f} µs × {scenario_steps:,} "
@@ -116,12 +126,13 @@ def main() -> None:
     subset = [scenarios[i] for i in np.linspace(0, len(scenarios) - 1, min(args.loop_subset, len(scenarios))).round().astype(int)]
     loop_subset = sum(generate(sim, [s], 1) for s in subset)
     loop = loop_subset * len(scenarios) / len(subset)
-    print(f"one scenario at a time   : {loop:8.1f} s  (timed on {len(subset)} scenarios: {loop_subset:.1f} s, "
+    print(f"one scenario at a time: {loop:8.1f} s  (timed on {len(subset)} scenarios: {loop_subset:.1f} s, "
           f"extrapolated ×{len(scenarios) / len(subset):.1f}) = {loop / floor_total:4.1f}× the floor")
-    for threads in sorted({1, args.workers}):
-        batched = generate(sim, scenarios, threads)
-        print(f"batched, {threads} thread(s)      : {batched:8.1f} s  → {loop / batched:4.1f}× faster than the loop; "
-              f"{batched / scenario_steps * 1e6:.2f} µs per scenario-step = {batched / floor_total:4.2f}× the floor")
+    for batch in chunks:
+        for threads in sorted({1, args.workers}):
+            batched = sum(generate(sim, scenarios[lo:lo + batch], threads) for lo in range(0, len(scenarios), batch))
+            print(f"batched, {batch:4d} scenarios at a time, {threads} thread(s): {batched:7.1f} s → {loop / batched:4.1f}× faster than "
+                  f"the loop; {batched / scenario_steps * 1e6:.2f} µs per scenario-step = {batched / floor_total:4.2f}× the floor")
 
     model = GruEmulator()
     torch.manual_seed(0)

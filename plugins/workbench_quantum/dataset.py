@@ -125,7 +125,7 @@ class WavepacketWindows(Dataset):
         p = self.params
         sim = ssm_simulator(context)
         scenarios = training_scenarios(p.x0s, p.s0s, p.e0s, p.heights, p.width, p.potentials)
-        key = {"version": POOL_VERSION, "simulator": sim.params, "scenarios": scenarios, "per_trajectory": p.per_trajectory,
+        key = {"version": POOL_VERSION, "simulator": sim.numerics(), "scenarios": scenarios, "per_trajectory": p.per_trajectory,
                "active_fraction": p.active_fraction, "pool_seed": p.pool_seed, **({"margin": p.margin} if p.margin else {})}
 
         def compute() -> dict[str, np.ndarray]:
@@ -140,7 +140,7 @@ class WavepacketWindows(Dataset):
 
     def trajectories(self, family: Family, context: workbench.CellContext) -> dict[str, np.ndarray]:
         sim = ssm_simulator(context)
-        key = {"version": POOL_VERSION, "simulator": sim.params, "scenarios": family.scenarios}
+        key = {"version": POOL_VERSION, "simulator": sim.numerics(), "scenarios": family.scenarios}
         return context.cache.arrays("quantum-trajectories", key, lambda: sim.simulate(family.scenarios, context))
 
     def load(self, context: workbench.CellContext) -> Bundle:

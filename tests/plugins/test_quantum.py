@@ -91,6 +91,13 @@ def test_time_reversal_returns_the_initial_state():
     assert np.abs(backward.advance(there, 800) - psi0).max() < 1e-11
 
 
+def test_frames_do_not_depend_on_the_batch_they_are_advanced_in():
+    scenarios = [{"x0": 30.0 + 5 * i, "s0": 1.5, "e0": 2.0 + i, "potential": {"kind": "rectangular", "height": float(i)}} for i in range(5)]
+    whole = SplitOperatorSimulator({"frames": 12}).simulate(scenarios)["psi"]
+    assert np.array_equal(SplitOperatorSimulator({"frames": 12, "batch_size": 2}).simulate(scenarios)["psi"], whole)
+    assert np.array_equal(SplitOperatorSimulator({"frames": 12, "batch_size": 1}).simulate(scenarios)["psi"], whole)
+
+
 def test_barrier_reflects_a_slow_packet_and_lets_a_fast_one_through():
     sim = SplitOperatorSimulator({"frames": 321, "precision": "complex128"})
     runs = sim.simulate([{"x0": 35.0, "s0": 3.0, "e0": e, "potential": {"kind": "rectangular", "height": 6.0, "width": 2.0}} for e in (2.0, 12.0)])
