@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,18 +42,13 @@ def sha256(path: Path) -> str:
 
 
 def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+    """Write ``document`` to a temporary file beside ``path``, then rename it over ``path``: a
+    reader sees the old file or the whole new one, never a part. (The kernel's own atomic
+    writers are not public API yet.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def save_weights(context: workbench.CellContext, model: GruEmulator, simulator_params: Any, training: dict[str, Any]) -> Path | None:

@@ -547,6 +547,13 @@ def test_common_mae_is_eq_4_3_per_frame():
     assert result.steps.tolist() == [0.0, 2.5, 0.0] and result.value == pytest.approx(2.5 / 3)
 
 
+def test_registering_the_plugin_imports_no_heavy_library():
+    code = ("import sys, workbench_quantum.plugin, workbench_quantum.commands; "
+            "print([m for m in ('torch', 'sklearn', 'scipy', 'matplotlib', 'rdkit') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 # -- study ---------------------------------------------------------------------------------------
 
 
