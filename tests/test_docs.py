@@ -17,7 +17,7 @@ def test_the_readme_study_example_is_a_valid_study(tmp_path):
     path = tmp_path / "example.yaml"
     path.write_text(example.replace("plugins/workbench_common", str(REPO / "plugins" / "workbench_common")))
     study = load_study(path)
-    assert len(study.cells) == 2 * 3 * 5
+    assert len(study.plans) == 2 * 3 * 5
     assert study.group_by == ["model"]
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import atomic
+from . import atomic, tensorfile
 from .bundle import Table, TargetInfo
 from .cache import Cache, digest
 from .datafiles import DataLocator
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .components import Component, Curriculum
 
 EpochHook = Callable[[int, Callable[[Table], Any]], None]
+CHECKPOINT_FILE = "checkpoint.npz"
 
 
 def derive_seed(base: int, *labels: Any) -> int:
@@ -142,34 +143,31 @@ class CellContext:
 
     # Checkpoints let a long fit resume mid-cell after an interruption. The rows recorded so
     # far travel with the state, so a resumed cell reports exactly what an uninterrupted one would.
+    # They are tensor files (arrays + JSON), never pickles: a run directory may come from
+    # someone else, and loading a checkpoint must not be able to run code.
     def save_checkpoint(self, state: Mapping[str, Any]) -> None:
+        """Keep ``state`` (arrays, tensors, numbers, strings, lists, dicts) to resume from."""
         if self.cell_dir is None:
             return
-        import torch
-
-        path = self.cell_dir / "checkpoint.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(".checkpoint.pt.tmp")
-        torch.save({"state": dict(state), "records": list(self.records)}, tmp)
-        tmp.replace(path)
+        tensorfile.dump({"state": dict(state), "records": list(self.records)}, self.cell_dir / CHECKPOINT_FILE)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
+        """The state saved by the last :meth:`save_checkpoint` of this cell, or ``None``."""
         if self.cell_dir is None:
             return None
-        path = self.cell_dir / "checkpoint.pt"
+        path = self.cell_dir / CHECKPOINT_FILE
         if not path.exists():
             return None
-        import torch
-
         try:
-            saved = torch.load(path, weights_only=False)
-        except Exception:  # a damaged checkpoint is discarded, the cell restarts cleanly
-            self.log.warning("checkpoint %s could not be read; starting the cell afresh", path)
+            saved = tensorfile.load(path)
+            state, records = saved["state"], saved["records"]
+        except (tensorfile.TensorFileError, KeyError, TypeError) as error:  # a damaged checkpoint is discarded
+            self.log.warning("checkpoint %s could not be read (%s); starting the cell afresh", path, error)
             path.unlink(missing_ok=True)
             return None
-        self.records = list(saved.get("records", []))
-        return saved["state"]
+        self.records = list(records)
+        return state
 
     def clear_checkpoint(self) -> None:
         if self.cell_dir is not None:
-            (self.cell_dir / "checkpoint.pt").unlink(missing_ok=True)
+            (self.cell_dir / CHECKPOINT_FILE).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ test shapes and determinism, never science.
 from __future__ import annotations
 
 import pickle
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,6 +35,7 @@ from .components import (
     Component,
     Curriculum,
     Dataset,
+    Executor,
     Figure,
     Metric,
     MetricValue,
@@ -103,10 +105,22 @@ def _context(work_dir: Path | None, data_dir: Path | None = None, **kwargs: Any)
     return CellContext.standalone(CONTRACT_SEED, cache_dir=base / "cache", data_dir=data_dir, work_dir=base / "cell", **kwargs)
 
 
-def _reseed() -> None:
-    from .cell import seed_everything
+def _reseed(cls: type[Component] | None = None, attempt: int = 0) -> None:
+    """Seed like the kernel does before a cell. On the second attempt a framework the component
+    did not declare gets another seed, so a component that draws from torch's generator
+    without declaring ``frameworks = ("torch",)`` gives different outputs and is caught."""
+    from .cell import FRAMEWORK_SEEDERS, seed_everything
 
-    seed_everything(CONTRACT_SEED, 1)
+    declared = tuple(cls.frameworks) if cls is not None else ()
+    seed_everything(CONTRACT_SEED, 1, declared)
+    if attempt:
+        for name, seeder in FRAMEWORK_SEEDERS.items():
+            if name not in declared and name in sys.modules:
+                seeder(CONTRACT_SEED + 7919, 1)
+
+
+UNDECLARED = ("two runs with the same seed gave different values; seed every random choice from the context, and declare "
+              "frameworks = ('torch',) on a component that uses torch (the kernel seeds only declared frameworks)")
 
 
 def _roundtrip(obj: Any, what: str) -> Any:
@@ -125,7 +139,7 @@ def _assert_same(a: Any, b: Any, what: str) -> None:
     a_arr, b_arr = np.asarray(a), np.asarray(b)
     assert a_arr.shape == b_arr.shape, f"{what}: shapes differ between identical runs ({a_arr.shape} vs {b_arr.shape})"
     same = np.array_equal(a_arr, b_arr, equal_nan=a_arr.dtype.kind in "fc")
-    assert same, f"{what}: two runs with the same seed gave different values; seed every random choice from the context"
+    assert same, f"{what}: {UNDECLARED}"
 
 
 def _instances(cls: type[Component], params: Iterable[dict[str, Any]] | None) -> list[Component]:
@@ -169,7 +183,10 @@ def check_dataset(cls: type[Dataset], params: Iterable[dict] | None = None, work
     for dataset in _instances(cls, params):
         described = dataset.describe_targets()
         assert described, f"dataset {cls.name!r} describes no targets"
-        bundles = [dataset.load(_context(work_dir, data_dir=data_dir)) for _ in range(2)]
+        bundles = []
+        for attempt in range(2):
+            _reseed(cls, attempt)
+            bundles.append(dataset.load(_context(work_dir, data_dir=data_dir)))
         bundle = bundles[0]
         assert isinstance(bundle, Bundle), f"dataset {cls.name!r}: load() must return a workbench.Bundle"
         assert bundle.evaluations, f"dataset {cls.name!r}: the bundle has no evaluation tables"
@@ -203,7 +220,7 @@ def check_representation(cls: type[Representation], params: Iterable[dict] | Non
         outputs = []
         for attempt in range(2):
             fresh = _roundtrip(representation, f"representation {cls.name!r}") if attempt else representation
-            _reseed()
+            _reseed(cls, attempt)
             context = _context(work_dir)
             fresh.fit(bundle.train, context)
             out = [np.asarray(fresh.transform(t, context)) for _, t in bundle.tables()]
@@ -237,7 +254,7 @@ def check_model(cls: type[Model], params: Iterable[dict] | None = None, work_dir
             predictions = []
             for attempt in range(2):
                 fresh = _roundtrip(model, f"model {cls.name!r}")
-                _reseed()
+                _reseed(cls, attempt)
                 context = _context(work_dir, target=target, targets=dict(bundle.targets), validation=bundle.validation)
                 fresh.fit(bundle.train, context)
                 table = next(iter(bundle.evaluations.values()))
@@ -299,7 +316,7 @@ def check_simulator(cls: type[Simulator], params: Iterable[dict] | None = None) 
         outputs = []
         for attempt in range(2):
             fresh = _roundtrip(simulator, f"simulator {cls.name!r}")
-            _reseed()
+            _reseed(cls, attempt)
             out = fresh.simulate(scenarios)
             arrays = out if isinstance(out, dict) else {"output": out}
             for name, array in arrays.items():
@@ -324,6 +341,20 @@ def check_figure(cls: type[Figure], params: Iterable[dict] | None = None, work_d
         assert figure.draw(RunView(empty / "no-run")) is None, f"figure {cls.name!r} must return None for a run with no results"
 
 
+def check_executor(cls: type[Executor], params: Iterable[dict] | None = None) -> None:
+    """Gives each cell at least one thread, runs an empty task list, and pickles. (Running real
+    cells needs installed components; run a quick study with ``--executor NAME`` for that.)"""
+    from .progress import NullSink
+
+    for executor in _instances(cls, params):
+        threads = executor.threads_per_cell()
+        assert isinstance(threads, int) and threads >= 1, f"executor {cls.name!r}: threads_per_cell() must be an int >= 1, got {threads!r}"
+        outcomes: list[Any] = []
+        executor.run([], NullSink(), outcomes.append)
+        assert outcomes == [], f"executor {cls.name!r} reported outcomes for an empty task list"
+        _roundtrip(executor, f"executor {cls.name!r}")
+
+
 KIND_CHECKS = {
     "dataset": check_dataset,
     "representation": check_representation,
@@ -332,6 +363,7 @@ KIND_CHECKS = {
     "simulator": check_simulator,
     "metric": check_metric,
     "figure": check_figure,
+    "executor": check_executor,
 }
 
 
@@ -356,6 +388,7 @@ __all__ = [
     "check_component",
     "check_curriculum",
     "check_dataset",
+    "check_executor",
     "check_figure",
     "check_metric",
     "check_model",

@@ -9,7 +9,6 @@ from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
-from sklearn.metrics import r2_score, roc_auc_score
 
 import workbench
 from workbench import ComponentError, Metric, MetricValue, TargetInfo
@@ -79,6 +78,8 @@ class RocAuc(Metric):
     higher_is_better = True
 
     def score(self, truth: np.ndarray, prediction: np.ndarray, info: TargetInfo) -> float:
+        from sklearn.metrics import roc_auc_score
+
         y = _labels(truth)
         scores = _scores(prediction, len(y))
         if scores.shape[1] == 2:
@@ -147,6 +148,8 @@ class R2(Metric):
     higher_is_better = True
 
     def score(self, truth: np.ndarray, prediction: np.ndarray, info: TargetInfo) -> float:
+        from sklearn.metrics import r2_score
+
         truth = np.asarray(truth, dtype=np.float64).ravel()
         if len(truth) < 2:
             return float("nan")

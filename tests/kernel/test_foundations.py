@@ -87,11 +87,13 @@ def test_data_locator_refuses_a_file_with_the_wrong_checksum(tmp_path):
         locator.find("demo", ["f.bin"], sha256="0" * 64)
 
 
-def test_bundle_subsampling_shrinks_every_table_in_proportion():
+def test_bundle_subsampling_draws_training_samples_and_keeps_the_evaluation_sets_whole():
     table = Table(np.arange(100)[:, None].astype(float), {"y": np.arange(100.0)})
     bundle = Bundle(table, {"test": table.take(np.arange(40))}, {"y": TargetInfo("regression")}, validation=table.take(np.arange(20)))
     small = bundle.subsample_train(25, np.random.default_rng(0))
-    assert (len(small.train), len(small.validation), len(small.evaluations["test"])) == (25, 5, 10)
+    assert (len(small.train), len(small.validation), len(small.evaluations["test"])) == (25, 20, 40)
+    assert small.evaluations["test"] is bundle.evaluations["test"] and small.validation is bundle.validation
+    assert len(set(small.train.inputs[:, 0])) == 25
     again = bundle.subsample_train(25, np.random.default_rng(0))
     np.testing.assert_array_equal(small.train.inputs, again.train.inputs)
 
