@@ -1,7 +1,7 @@
 """Commands of the quantum plugin: ``workbench quantum rollout RUN_DIR SCENARIO.yaml``.
 
-A typer sub-app, so that the `workbench` CLI can mount it (``app.add_typer``); it also runs on
-its own as ``python -m workbench_quantum``.
+A typer sub-app, mounted on the `workbench` command line by the plugin's ``register_commands``
+hook; it also runs on its own as ``python -m workbench_quantum``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ def rollout(
     out: Annotated[Optional[Path], typer.Option("--out", help="Directory for rollout.npz and rollout.png; default: <scenario name>-rollout.")] = None,
     frames: Annotated[Optional[int], typer.Option("--frames", min=1, help="Frames to roll out (default: the scenario file's, else as in training).")] = None,
 ) -> None:
-    """Roll a trained emulator out on a new scenario, beside the solver's truth: prints ⟨C⟩ and
-    MAE, writes the arrays and a heatmap (truth vs emulator)."""
+    """Roll a trained emulator out on a new scenario beside the solver's truth.
+
+    Prints ⟨C⟩ and MAE; writes the arrays (rollout.npz) and a heatmap of truth vs emulator (rollout.png).
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -152,7 +152,7 @@ class GruEmulator(Model):
         drawn_by_round = np.cumsum(schedule)
         total_steps = int(sum(p.epochs_per_round * -(-n // p.batch_size) for n in drawn_by_round))
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            # (a Python float: the scheduler's state goes into checkpoints that load weights-only)
+            # (a Python float: the scheduler's state goes into a checkpoint of plain data)
             optimizer, lambda i: float(p.final_lr_fraction + (1 - p.final_lr_fraction) * 0.5 * (1 + np.cos(np.pi * min(i, total_steps) / total_steps))))
         rng = np.random.default_rng(context.derive_seed("gru-emulator", "draws"))
         shuffle = torch.Generator().manual_seed(context.derive_seed("gru-emulator", "shuffle"))
@@ -171,9 +171,7 @@ class GruEmulator(Model):
             scheduler.load_state_dict(saved["scheduler"])
             rng.bit_generator.state = saved["rng"]
             shuffle.set_state(saved["shuffle"])
-            # Arrays travel as tensors: a checkpoint must load with torch.load(weights_only=True).
-            drawn = saved["drawn"].numpy()
-            errors = None if saved["errors"] is None else saved["errors"].numpy()
+            drawn, errors = np.asarray(saved["drawn"]), None if saved["errors"] is None else np.asarray(saved["errors"])
             start_round, start_epoch = saved["round"], saved["epoch"]
         total_epochs = len(schedule) * p.epochs_per_round
         with context.progress("training", total_epochs) as bar:
@@ -221,8 +219,7 @@ class GruEmulator(Model):
                     context.save_checkpoint({"params": fingerprint, "net": self.net_.state_dict(), "optimizer": optimizer.state_dict(),
                                              "scheduler": scheduler.state_dict(),
                                              "rng": rng.bit_generator.state, "shuffle": shuffle.get_state(),
-                                             "drawn": torch.from_numpy(drawn),
-                                             "errors": None if errors is None else torch.from_numpy(errors),
+                                             "drawn": drawn, "errors": errors,
                                              "round": rnd if epoch < p.epochs_per_round - 1 else rnd + 1,
                                              "epoch": epoch + 1 if epoch < p.epochs_per_round - 1 else 0})
                     bar.advance(1, mse=f"{total / len(order):.2e}")

@@ -43,3 +43,10 @@ def register_metrics(register):
 def register_figures(register):
     for figure in (RolloutHeatmaps, RolloutSnapshots, CorrelationSweeps, CorrelationByFamily):
         register(figure)
+
+
+@hookimpl
+def register_commands(app):
+    from .commands import app as quantum  # typer only: the command imports the rest when it runs
+
+    app.add_typer(quantum, name="quantum")

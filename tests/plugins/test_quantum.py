@@ -13,7 +13,7 @@ import torch
 from conftest import REPO, run_cli
 from pydantic import ValidationError
 
-from workbench import CellContext, ComponentError, DataCorruptError, DataNotFoundError, Table, TargetInfo
+from workbench import CellContext, ComponentError, DataCorruptError, DataNotFoundError, Table, TargetInfo, tensorfile
 from workbench_quantum import load_emulator
 from workbench_quantum._network import build_network
 from workbench_quantum.coarse_step import apply, coarse_step, folded_kernel, rollout_kernel, window_propagator
@@ -398,7 +398,7 @@ def test_training_resumes_from_its_checkpoint(trained, tmp_path):
     contexts[1].epoch_hook = stop
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(bundle.train, contexts[1])
-    checkpoint = torch.load(contexts[1].cell_dir / "checkpoint.pt", weights_only=True)  # no custom objects in it
+    checkpoint = tensorfile.load(contexts[1].cell_dir / "checkpoint.npz")  # plain data and arrays, nothing pickled
     assert checkpoint["state"]["drawn"].shape == (300,) and checkpoint["state"]["epoch"] == 1
     contexts[1].epoch_hook = None
     resumed = GruEmulator({"epochs_per_round": 2, "artifacts": False})
@@ -489,11 +489,24 @@ def run_module(*args, cwd):
     return subprocess.run([sys.executable, "-m", "workbench_quantum", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+WELL = ("x0: 30\ns0: 2.5\ne0: 3\nframes: 40\npotential:\n"
+        "  - {kind: gaussian, height: -3, width: 4, center: 45}\n"
+        "  - {expression: '2*exp(-(x-60)**2/2)'}\n")
+
+
+def test_rollout_is_a_workbench_command(trained, tmp_path):
+    _, _, context = trained
+    (tmp_path / "well.yaml").write_text(WELL)
+    done = run_cli("quantum", "rollout", str(context.cell_dir), "well.yaml", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "<C>  = " in done.stdout and (tmp_path / "out" / "rollout.npz").is_file()
+    done = run_cli("quantum", "rollout", str(tmp_path), "well.yaml", cwd=tmp_path)
+    assert done.returncode == 2 and "no trained emulator weights" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_rollout_command_on_a_scenario_file(trained, tmp_path):
     _, _, context = trained
-    (tmp_path / "well.yaml").write_text("x0: 30\ns0: 2.5\ne0: 3\nframes: 40\npotential:\n"
-                                        "  - {kind: gaussian, height: -3, width: 4, center: 45}\n"
-                                        "  - {expression: '2*exp(-(x-60)**2/2)'}\n")
+    (tmp_path / "well.yaml").write_text(WELL)
     done = run_module("rollout", str(context.cell_dir), "well.yaml", "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     value = float(done.stdout.split("<C>  = ")[1].split()[0])
