@@ -567,6 +567,28 @@ def test_registering_the_plugin_imports_no_heavy_library():
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
+def test_the_documented_scenario_file_and_potentials_are_valid():
+    import re
+    import textwrap
+
+    import yaml
+
+    from workbench_quantum import read_scenario
+
+    docs = (REPO / "docs" / "quantum.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", docs, flags=re.S)
+    scenario = read_scenario(yaml.safe_load(next(b for b in blocks if "frames: 400" in b)))
+    assert scenario.frames == 400 and [t.kind for t in scenario.potential.terms] == ["gaussian", "expression"]
+    # The potentials block shows one form per `potential:` entry; each must validate and evaluate.
+    forms = re.split(r"\n(?=potential:)", textwrap.dedent(next(b for b in blocks if "kind: array" in b)).strip())
+    x = grid(100.0, 1024)
+    for form in forms:
+        spec = yaml.safe_load(form)["potential"]
+        if isinstance(spec, dict) and spec.get("kind") == "array":
+            continue  # its values are elided in the docs
+        assert np.isfinite(potential_on_grid(Potential.model_validate(spec), x, 100.0)).all()
+
+
 # -- study ---------------------------------------------------------------------------------------
 
 
