@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .errors import ComponentError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class TargetInfo:
 
 
 def _take(values: Any, indices: np.ndarray) -> Any:
-    if isinstance(values, (pd.DataFrame, pd.Series)):
+    if hasattr(values, "iloc") and hasattr(values, "reset_index"):  # a pandas DataFrame or Series
         return values.iloc[indices].reset_index(drop=True)
     if isinstance(values, np.ndarray):
         return values[indices]
@@ -145,18 +147,11 @@ class Bundle:
         return self.map_tables(clean)
 
     def subsample_train(self, size: int, rng: np.random.Generator) -> Bundle:
-        """Draw ``size`` training samples with ``rng``; validation and evaluation tables shrink
-        by the same fraction (at least one sample each), as the thesis does (§3.2.2.1)."""
+        """Draw ``size`` training samples with ``rng``. Validation and evaluation tables stay
+        whole, so cells that differ in training-set size are scored on the same samples (the
+        thesis shrank them in proportion, §3.2.2.1; a fixed test set makes learning curves
+        comparable)."""
         n = len(self.train)
         if size > n:
             raise ComponentError(f"train_size {size} exceeds the {n} training samples available")
-        fraction = size / n
-
-        def shrink(role: str, table: Table) -> Table:
-            if role == "train":
-                return table.take(np.sort(rng.choice(n, size=size, replace=False)))
-            m = len(table)
-            keep = max(1, int(round(fraction * m)))
-            return table.take(np.sort(rng.choice(m, size=keep, replace=False)))
-
-        return self.map_tables(shrink)
+        return replace(self, train=self.train.take(np.sort(rng.choice(n, size=size, replace=False))))

@@ -17,15 +17,24 @@ it, and builds one instance per cell from the study's parameters::
 ``self.params`` is the validated ``Params`` instance. Components must be picklable (cells may
 run in worker processes) and deterministic given ``context.seed``. ``workbench.testing``
 checks all of this; run it on your own components.
+
+Keep the module that defines a component light: import heavy libraries (torch, scikit-learn,
+matplotlib, RDKit) inside the methods that need them, so that listing and validating
+components never loads them. A component that uses torch says so with
+``frameworks = ("torch",)``; the kernel then seeds torch and sets its thread count before the
+cell runs.
+
+The kinds themselves are declared once, in :data:`KIND_TABLE` at the end of this module; the
+hooks, spec classes, study sections and registries are derived from it.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -35,21 +44,10 @@ from .bundle import Bundle, Table, TargetInfo
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure as MplFigure
 
+    from .cell import CellOutcome, CellTask
     from .context import CellContext
+    from .progress import ProgressSink
     from .run_view import RunView
-
-KINDS: tuple[str, ...] = (
-    "dataset",
-    "representation",
-    "model",
-    "curriculum",
-    "simulator",
-    "metric",
-    "figure",
-)
-"""Every kind of component, in the order the kernel lists them."""
-
-PLURALS: dict[str, str] = {kind: kind + "s" for kind in KINDS} | {"curriculum": "curricula"}
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -78,6 +76,9 @@ class Component(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     """Other study sections this component needs built and passed in ``context.components``
     (for example a dataset that needs a ``"simulator"``)."""
+    frameworks: ClassVar[tuple[str, ...]] = ()
+    """Numerical frameworks besides numpy this component draws random numbers from or runs
+    threads in (``"torch"``); the kernel imports, seeds and pins them before the cell runs."""
 
     def __init__(self, params: Params | Mapping[str, Any] | None = None):
         if params is None:
@@ -157,9 +158,22 @@ class Model(Component):
     curricula: ClassVar[frozenset[str]] = frozenset()
     """Curriculum interfaces this model understands (see :class:`Curriculum`)."""
 
+    fit_together: ClassVar[tuple[str, ...]] = ()
+    """Cell-plan sections (``"curriculum"``, ``"metrics"``, ...) in which sibling cells may
+    differ and still be fitted in one call of :meth:`fit_group` (an ensemble trained in one
+    batched pass). Cells whose plans agree on everything else (data, seed, model) form a group;
+    the kernel loads their data once and records each member's results as its own cell."""
+
     def required_targets(self) -> frozenset[str]:
         """Targets besides the study's target that this model trains on (auxiliary heads)."""
         return frozenset()
+
+    def fit_group(self, train: Table, contexts: Sequence[CellContext]) -> Sequence[Model]:
+        """Fit one model per sibling cell, together; ``contexts[i]`` is member ``i``'s context
+        (its own curriculum in ``context.curriculum``, its own records, epoch hook and
+        checkpoints). Return the fitted models in the same order. Only called when the class
+        declares :attr:`fit_together` and more than one sibling is pending."""
+        raise NotImplementedError(f"model {self.name!r} declares fit_together but does not implement fit_group")
 
     @abstractmethod
     def fit(self, train: Table, context: CellContext) -> None:
@@ -248,12 +262,73 @@ class Figure(Component):
         """Return a matplotlib figure, or ``None`` when the run holds nothing to draw."""
 
 
-KIND_BASES: dict[str, type[Component]] = {
-    "dataset": Dataset,
-    "representation": Representation,
-    "model": Model,
-    "curriculum": Curriculum,
-    "simulator": Simulator,
-    "metric": Metric,
-    "figure": Figure,
-}
+OnOutcome = Callable[["CellOutcome"], None]
+
+
+class Executor(Component):
+    """Decides where cells run: in this process, in local worker processes, on a cluster.
+
+    ``run`` receives tasks (each one cell, or a group of sibling cells fitted together),
+    must call ``on_outcome`` in the calling thread for every cell as it finishes, and must let
+    ``KeyboardInterrupt`` propagate after stopping its work. A task is run by
+    :func:`workbench.cell.run_task`, a plain function of picklable arguments, wherever the
+    executor chooses; it writes each cell's result into the run directory itself, so the run and
+    cache directories must be reachable (a shared filesystem) from every worker.
+    """
+
+    kind = "executor"
+
+    def threads_per_cell(self) -> int:
+        """CPU threads each cell may use (numerical libraries are pinned to this)."""
+        return 1
+
+    @abstractmethod
+    def run(self, tasks: Sequence[CellTask], sink: ProgressSink, on_outcome: OnOutcome) -> None:
+        """Run every task, reporting each cell's outcome as it arrives."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of component: everything the kernel derives its hooks, registries, spec
+    classes and study sections from."""
+
+    name: str
+    plural: str
+    base: type[Component]
+    section: str | None
+    """The study key that holds components of this kind (``None``: only nested elsewhere)."""
+    cardinality: Literal["one", "optional", "many"]
+    in_plan: bool
+    """Whether the section belongs to each cell's plan (it changes the cell's numbers)."""
+    description: str
+
+    @property
+    def hook(self) -> str:
+        return f"register_{self.plural}"
+
+
+KIND_TABLE: tuple[Kind, ...] = (
+    Kind("dataset", "datasets", Dataset, "dataset", "one", True,
+         "loaders that turn files (or a simulator) into a Bundle of training, validation and evaluation tables"),
+    Kind("representation", "representations", Representation, "representation", "optional", True,
+         "transforms from a table's inputs to model inputs, fitted on the training table, declaring labels they have seen"),
+    Kind("model", "models", Model, "model", "one", True,
+         "fit/predict learners declaring the target tasks they fit and the curriculum interfaces they understand"),
+    Kind("curriculum", "curricula", Curriculum, "curriculum", "optional", True,
+         "schedules that decide what a model sees when, each under an interface name that models opt into"),
+    Kind("simulator", "simulators", Simulator, "simulator", "optional", True,
+         "batched generators of ground truth for scenarios described by their Scenario parameter model"),
+    Kind("metric", "metrics", Metric, "metrics", "many", True,
+         "scores declaring their tasks, whether higher is better, and the name of their steps"),
+    Kind("figure", "figures", Figure, None, "many", False,
+         "figures drawn from a run's results table and artifacts, requested in a study's report.figures"),
+    Kind("executor", "executors", Executor, "execution", "optional", False,
+         "places where cells run (this process, local workers, a cluster), chosen with --executor or execution:"),
+)
+"""Every kind of component, in the order the kernel lists them. The single place kinds are declared."""
+
+KIND_BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KIND_TABLE}
+KINDS: tuple[str, ...] = tuple(kind.name for kind in KIND_TABLE)
+PLURALS: dict[str, str] = {kind.name: kind.plural for kind in KIND_TABLE}
+KIND_BASES: dict[str, type[Component]] = {kind.name: kind.base for kind in KIND_TABLE}
+PLAN_KINDS: tuple[Kind, ...] = tuple(kind for kind in KIND_TABLE if kind.in_plan)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import atomic
+from . import atomic, tensorfile
 from .bundle import Table, TargetInfo
 from .cache import Cache, digest
 from .datafiles import DataLocator
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .components import Component, Curriculum
 
 EpochHook = Callable[[int, Callable[[Table], Any]], None]
+CHECKPOINT_FILE = "checkpoint.npz"
 
 
 def derive_seed(base: int, *labels: Any) -> int:
@@ -72,6 +73,7 @@ class CellContext:
     cell_dir: Path | None = None
     epoch_hook: EpochHook | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.data is None:
@@ -126,6 +128,14 @@ class CellContext:
             }
         )
 
+    def note(self, message: str) -> None:
+        """Tell the user something they must not miss about this cell's data — rows or columns
+        left out and why, values replaced. Notes are logged, kept in the cell's result, shown
+        on the terminal after the run and listed in ``summary.json``. Never drop data silently."""
+        if message not in self.notes:
+            self.notes.append(message)
+            self.log.warning("%s", message)
+
     def end_epoch(self, epoch: int, predict: Callable[[Table], Any]) -> None:
         """Tell the kernel an epoch ended. When the study tracks epochs, the kernel scores the
         study's metrics on the validation and evaluation tables with ``predict``."""
@@ -142,34 +152,31 @@ class CellContext:
 
     # Checkpoints let a long fit resume mid-cell after an interruption. The rows recorded so
     # far travel with the state, so a resumed cell reports exactly what an uninterrupted one would.
+    # They are tensor files (arrays + JSON), never pickles: a run directory may come from
+    # someone else, and loading a checkpoint must not be able to run code.
     def save_checkpoint(self, state: Mapping[str, Any]) -> None:
+        """Keep ``state`` (arrays, tensors, numbers, strings, lists, dicts) to resume from."""
         if self.cell_dir is None:
             return
-        import torch
-
-        path = self.cell_dir / "checkpoint.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(".checkpoint.pt.tmp")
-        torch.save({"state": dict(state), "records": list(self.records)}, tmp)
-        tmp.replace(path)
+        tensorfile.dump({"state": dict(state), "records": list(self.records)}, self.cell_dir / CHECKPOINT_FILE)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
+        """The state saved by the last :meth:`save_checkpoint` of this cell, or ``None``."""
         if self.cell_dir is None:
             return None
-        path = self.cell_dir / "checkpoint.pt"
+        path = self.cell_dir / CHECKPOINT_FILE
         if not path.exists():
             return None
-        import torch
-
         try:
-            saved = torch.load(path, weights_only=False)
-        except Exception:  # a damaged checkpoint is discarded, the cell restarts cleanly
-            self.log.warning("checkpoint %s could not be read; starting the cell afresh", path)
+            saved = tensorfile.load(path)
+            state, records = saved["state"], saved["records"]
+        except (tensorfile.TensorFileError, KeyError, TypeError) as error:  # a damaged checkpoint is discarded
+            self.log.warning("checkpoint %s could not be read (%s); starting the cell afresh", path, error)
             path.unlink(missing_ok=True)
             return None
-        self.records = list(saved.get("records", []))
-        return saved["state"]
+        self.records = list(records)
+        return state
 
     def clear_checkpoint(self) -> None:
         if self.cell_dir is not None:
-            (self.cell_dir / "checkpoint.pt").unlink(missing_ok=True)
+            (self.cell_dir / CHECKPOINT_FILE).unlink(missing_ok=True)

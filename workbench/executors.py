@@ -1,92 +1,155 @@
-"""Where cells run. An executor takes cell jobs and reports each outcome as it arrives.
+"""The ``local`` executor: cells in this process, or in local worker processes (``--jobs N``).
 
-Two ship with the kernel: :class:`SequentialExecutor` (the default, in this process) and
-:class:`ProcessPoolExecutor` (``--jobs N``, local worker processes). Anything with the same
-``run`` method can stand in (a cluster scheduler, say).
+It is registered through the ``workbench.plugins`` entry point like any other component, and
+other executors (``dask``, or a third party's) follow the contract of
+:class:`workbench.Executor`: run tasks with :func:`workbench.cell.run_task` wherever they like,
+report each cell's outcome in the calling thread, and let Ctrl-C through after stopping.
+
+Worker processes are spawned (not forked) and start with ``PYTHONHASHSEED=0``, so a component
+that iterates a set of strings gives the same numbers in every worker and every run. A worker
+that dies (killed, out of memory) takes its pool down with it; then the cells that had not
+started go to a fresh pool, and each cell that was running when it died is retried alone, so
+that only a cell that kills its worker again is reported as failed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
 import multiprocessing
+import os
+import queue as queue_module
 import signal
 import threading
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any
 
-from .cell import CellJob, CellOutcome, run_cell
+from pydantic import Field
+
+from .cell import CellOutcome, CellTask, run_task
+from .components import Executor, OnOutcome, Params
+from .hookspecs import hookimpl
 from .progress import ProgressSink, QueueSink, replay
 
-OnOutcome = Callable[[CellOutcome], None]
+HASH_SEED = "0"
+DIED = "the worker process running this cell died (killed, or out of memory); run again with --resume to retry it"
 
 
-class Executor(Protocol):
-    def run(self, jobs: Sequence[CellJob], sink: ProgressSink, on_outcome: OnOutcome) -> None:
-        """Run every job, calling ``on_outcome`` in the calling thread as each finishes.
-        ``KeyboardInterrupt`` must propagate after stopping all work."""
+def pin_hash_seed() -> None:
+    """Make worker processes started from now on hash strings identically."""
+    os.environ["PYTHONHASHSEED"] = HASH_SEED
 
 
-class SequentialExecutor:
-    """Runs cells one after the other in this process."""
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
-    def run(self, jobs: Sequence[CellJob], sink: ProgressSink, on_outcome: OnOutcome) -> None:
-        for job in jobs:
-            on_outcome(run_cell(job, sink))
+
+class LocalExecutor(Executor):
+    name = "local"
+    summary = "Runs cells in this process (jobs: 1) or in N local worker processes (--jobs N)."
+
+    class Params(Params):
+        jobs: int = Field(default=1, ge=1, le=4096, description="cells run at once; above 1 each runs in a spawned worker process")
+        threads_per_cell: int | None = Field(default=None, ge=1, le=4096,
+                                             description="CPU threads per cell (default: the machine's CPUs divided by jobs)")
+
+    @classmethod
+    def contract_params(cls) -> list[dict[str, Any]]:
+        return [{}, {"jobs": 2}]
+
+    def threads_per_cell(self) -> int:
+        return self.params.threads_per_cell or max(1, available_cpus() // self.params.jobs)
+
+    def run(self, tasks: Sequence[CellTask], sink: ProgressSink, on_outcome: OnOutcome) -> None:
+        if self.params.jobs == 1:
+            for task in tasks:
+                for outcome in run_task(task, sink):
+                    on_outcome(outcome)
+            return
+        pending = list(tasks)
+        while pending:
+            pending, suspects = _run_pool(pending, self.params.jobs, sink, on_outcome)
+            for task in suspects:
+                _, died = _run_pool([task], 1, sink, on_outcome)
+                for dead in died:
+                    for cell_id in dead.cell_ids:
+                        on_outcome(CellOutcome(cell_id, False, error=DIED))
 
 
 _worker_sink: QueueSink | None = None
 
 
-def _init_worker(queue: multiprocessing.Queue) -> None:
+def _init_worker(events: Any) -> None:
     # Ctrl-C is handled by the parent, which stops the workers itself; a worker that caught
     # it too would print a traceback for every cell in flight.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_sink
-    _worker_sink = QueueSink(queue)
+    _worker_sink = QueueSink(events)
 
 
-def _run_in_worker(job: CellJob) -> CellOutcome:
-    return run_cell(job, _worker_sink)
+def _run_in_worker(index: int, task: CellTask) -> list[CellOutcome]:
+    assert _worker_sink is not None
+    _worker_sink.queue.put(("task-started", str(index), None, None))
+    return run_task(task, _worker_sink)
 
 
-class ProcessPoolExecutor:
-    """Runs up to ``workers`` cells at once in fresh (spawned) worker processes."""
+def _run_pool(tasks: list[CellTask], workers: int, sink: ProgressSink, on_outcome: OnOutcome) -> tuple[list[CellTask], list[CellTask]]:
+    """Run ``tasks`` in a pool. If a worker dies, return the tasks that never started and
+    those that were running when the pool broke (one of which killed it)."""
+    pin_hash_seed()
+    context = multiprocessing.get_context("spawn")
+    events = context.Queue()
+    started: set[int] = set()
+    stop = threading.Event()
 
-    def __init__(self, workers: int):
-        self.workers = max(1, workers)
-
-    def run(self, jobs: Sequence[CellJob], sink: ProgressSink, on_outcome: OnOutcome) -> None:
-        context = multiprocessing.get_context("spawn")
-        queue = context.Queue()
-        stop = threading.Event()
-
-        def forward() -> None:
-            while not stop.is_set() or not queue.empty():
-                try:
-                    event = queue.get(timeout=0.1)
-                except Exception:
-                    continue
+    def forward() -> None:
+        while not stop.is_set() or not events.empty():
+            try:
+                event = events.get(timeout=0.1)
+            except (queue_module.Empty, EOFError, OSError):
+                continue
+            if event[0] == "task-started":
+                started.add(int(event[1]))
+            else:
                 replay(event, sink)
 
-        listener = threading.Thread(target=forward, daemon=True)
-        listener.start()
-        pool = futures.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker, initargs=(queue,))
-        try:
-            pending = {pool.submit(_run_in_worker, job): job for job in jobs}
-            for future in futures.as_completed(pending):
-                job = pending[future]
-                try:
-                    outcome = future.result()
-                except futures.process.BrokenProcessPool:
-                    outcome = CellOutcome(job.cell_id, False, error="the worker process running this cell died (out of memory or killed)")
+    listener = threading.Thread(target=forward, daemon=True)
+    listener.start()
+    pool = futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(events,))
+    never_started: list[CellTask] = []
+    interrupted: list[CellTask] = []
+    try:
+        submitted = {pool.submit(_run_in_worker, i, task): (i, task) for i, task in enumerate(tasks)}
+        broken = False
+        for future in futures.as_completed(submitted):
+            index, task = submitted[future]
+            try:
+                outcomes = future.result()
+            except futures.process.BrokenProcessPool:
+                broken = True
+                stop.set()
+                listener.join(timeout=2)  # drain the "started" events sent before the break
+                (interrupted if index in started else never_started).append(task)
+                continue
+            for outcome in outcomes:
                 on_outcome(outcome)
-        except BaseException:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
+        if broken:
             pool.shutdown(wait=False, cancel_futures=True)
-            raise
         else:
             pool.shutdown(wait=True)
-        finally:
-            stop.set()
-            listener.join(timeout=2)
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        stop.set()
+        listener.join(timeout=2)
+    return never_started, interrupted
+
+
+@hookimpl
+def register_executors(register):
+    register(LocalExecutor)

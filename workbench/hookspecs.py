@@ -1,12 +1,12 @@
-"""The hooks a plugin implements: one per kind of component.
+"""The hooks a plugin implements: one per kind of component, plus one for commands.
 
 A plugin is a module (or object) named by an entry point in the group ``workbench.plugins``::
 
     [project.entry-points."workbench.plugins"]
     my-plugin = "my_package.plugin"
 
-It implements any of the hooks below with ``@workbench.hookimpl``. Each hook receives a
-``register`` callback; call it once per component class::
+It implements any of the hooks below with ``@workbench.hookimpl``. Each ``register_<kinds>``
+hook receives a ``register`` callback; call it once per component class::
 
     from workbench import hookimpl
 
@@ -14,14 +14,24 @@ It implements any of the hooks below with ``@workbench.hookimpl``. Each hook rec
     def register_models(register):
         register(MyModel)
 
+The component hooks are ``register_datasets``, ``register_representations``,
+``register_models``, ``register_curricula``, ``register_simulators``, ``register_metrics``,
+``register_figures`` and ``register_executors``: one per entry of
+:data:`workbench.components.KIND_TABLE`, from which they are generated (so a new kind gets its
+hook without another list to keep in step). ``register_commands(app)`` adds sub-commands to the
+``workbench`` command line.
+
 Built-in plugins are found through the same entry-point group, exactly like third-party ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pluggy
+
+from .components import KIND_TABLE, Kind
 
 PROJECT = "workbench"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -30,55 +40,41 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 Register = Callable[[type], None]
 
 
-@hookspec
-def register_datasets(register: Register) -> None:
-    """Register :class:`workbench.Dataset` subclasses: loaders that turn files (or a
-    simulator) into a :class:`workbench.Bundle` of training, validation and evaluation tables."""
+def _component_hook(kind: Kind) -> Callable[..., None]:
+    def hook(register: Register) -> None:
+        pass
+
+    hook.__name__ = hook.__qualname__ = kind.hook
+    hook.__doc__ = (
+        f"Register :class:`workbench.{kind.base.__name__}` subclasses: {kind.description}. "
+        f"Call ``register(cls)`` once per class."
+    )
+    return hookspec(hook)
 
 
-@hookspec
-def register_representations(register: Register) -> None:
-    """Register :class:`workbench.Representation` subclasses: transforms from a table's inputs
-    to model inputs, fitted on the training table, declaring any labels they have seen."""
+class ComponentHooks:
+    """The pluggy hook specifications, one ``register_<kinds>(register)`` per kind."""
 
 
-@hookspec
-def register_models(register: Register) -> None:
-    """Register :class:`workbench.Model` subclasses: ``fit``/``predict`` learners declaring
-    the target tasks they fit and the curriculum interfaces they understand."""
+for _kind in KIND_TABLE:
+    setattr(ComponentHooks, _kind.hook, staticmethod(_component_hook(_kind)))
 
 
-@hookspec
-def register_curricula(register: Register) -> None:
-    """Register :class:`workbench.Curriculum` subclasses: schedules that decide what a model
-    sees when (weights, subsets, masked inputs, sampling budgets), each under an interface
-    name that models opt into."""
+class CommandHooks:
+    @staticmethod
+    @hookspec
+    def register_commands(app: Any) -> None:
+        """Add commands to the ``workbench`` command line. ``app`` is its ``typer.Typer``;
+        add a group of commands with ``app.add_typer(my_app, name="myplugin")`` (preferred:
+        it keeps the top-level namespace for the kernel) or one with ``app.command(...)``.
+        Import heavy modules inside the commands, not here: this hook runs at every start."""
 
 
-@hookspec
-def register_simulators(register: Register) -> None:
-    """Register :class:`workbench.Simulator` subclasses: batched generators of ground truth
-    for scenarios described by their ``Scenario`` parameter model."""
+HOOK_FOR_KIND: dict[str, str] = {kind.name: kind.hook for kind in KIND_TABLE}
+COMMAND_HOOK = "register_commands"
+KNOWN_HOOKS: frozenset[str] = frozenset(HOOK_FOR_KIND.values()) | {COMMAND_HOOK}
 
 
-@hookspec
-def register_metrics(register: Register) -> None:
-    """Register :class:`workbench.Metric` subclasses: scores declaring their tasks, whether
-    higher is better, and the name of their steps when they score per step."""
-
-
-@hookspec
-def register_figures(register: Register) -> None:
-    """Register :class:`workbench.Figure` subclasses: figures drawn from a run's results
-    table and saved artifacts, requested in a study's ``report.figures``."""
-
-
-HOOK_FOR_KIND: dict[str, str] = {
-    "dataset": "register_datasets",
-    "representation": "register_representations",
-    "model": "register_models",
-    "curriculum": "register_curricula",
-    "simulator": "register_simulators",
-    "metric": "register_metrics",
-    "figure": "register_figures",
-}
+def add_hookspecs(manager: pluggy.PluginManager) -> None:
+    manager.add_hookspecs(ComponentHooks)
+    manager.add_hookspecs(CommandHooks)

@@ -23,7 +23,7 @@ from .components import KIND_BASES, KINDS, NAME_PATTERN, PLURALS, Component
 from .errors import WorkbenchError
 
 ENTRY_POINT_GROUP = "workbench.plugins"
-BUILTIN_DISTRIBUTION = "workbench"
+BUILTIN_DISTRIBUTION = "deml-workbench"
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class Registry:
     components: dict[str, dict[str, ComponentEntry]] = field(default_factory=lambda: {k: {} for k in KINDS})
     failures: list[LoadFailure] = field(default_factory=list)
     plugins: list[tuple[str, str]] = field(default_factory=list)
+    commands: list[tuple[str, str, Any]] = field(default_factory=list)
+    """``(plugin, distribution, register_commands implementation)`` for the command line."""
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])
@@ -157,7 +159,7 @@ def load_registry(entry_points: Iterable[metadata.EntryPoint] | None = None) -> 
     unique = {(ep.name, ep.value): ep for ep in entry_points}
     registry = Registry()
     manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
+    hookspecs.add_hookspecs(manager)
     for ep in sorted(unique.values(), key=_entry_point_order):
         source = _distribution_label(ep)
         try:
@@ -173,21 +175,25 @@ def register_plugin(registry: Registry, manager: pluggy.PluginManager, plugin: A
     """Call ``plugin``'s registration hooks, isolating its failures from other plugins."""
     try:
         manager.register(plugin, name=name)
-        known_hooks = set(hookspecs.HOOK_FOR_KIND.values())
-        unknown = [
-            attr
-            for attr in dir(plugin)
-            if hasattr(getattr(plugin, attr, None), hookspecs.PROJECT + "_impl") and attr not in known_hooks
-        ]
+        implemented = [attr for attr in dir(plugin) if hasattr(getattr(plugin, attr, None), hookspecs.PROJECT + "_impl")]
+        unknown = [attr for attr in implemented if attr not in hookspecs.KNOWN_HOOKS]
         if unknown:
-            known = ", ".join(hookspecs.HOOK_FOR_KIND.values())
+            known = ", ".join(sorted(hookspecs.KNOWN_HOOKS))
             raise WorkbenchError(f"implements unknown hook(s) {', '.join(unknown)}; known hooks: {known}")
+        if not implemented:
+            hooks = [attr for attr in dir(plugin) if attr in hookspecs.KNOWN_HOOKS]
+            hint = (f"its function(s) {', '.join(hooks)} lack the @workbench.hookimpl decorator" if hooks
+                    else "it implements none of the hooks (register_models, register_datasets, ...)")
+            raise WorkbenchError(f"registers nothing: {hint}")
     except Exception as error:
         registry.failures.append(LoadFailure(name, source, f"registration failed: {error}"))
         if manager.is_registered(plugin):
             manager.unregister(plugin)
         return
     registry.plugins.append((name, source))
+    for impl in manager.hook.register_commands.get_hookimpls():
+        if impl.plugin is plugin:
+            registry.commands.append((name, source, impl.function))
     for kind, hook_name in hookspecs.HOOK_FOR_KIND.items():
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
             if impl.plugin is not plugin:

@@ -25,7 +25,8 @@ log = logging.getLogger("workbench.report")
 
 
 def summarize(results: pd.DataFrame, group_by: list[str]) -> pd.DataFrame:
-    """Final values grouped by ``group_by`` × evaluation × metric: mean, std, n over replicates."""
+    """Final values grouped by ``group_by`` × evaluation × metric: mean, std and ``n`` (how many
+    cells' values each row pools: replicates times the values of every axis not grouped by)."""
     final = results[results["step_name"] == ""]
     keys = [g for g in group_by if g in final.columns] + ["evaluation", "metric"]
     if final.empty:
@@ -33,6 +34,52 @@ def summarize(results: pd.DataFrame, group_by: list[str]) -> pd.DataFrame:
     grouped = final.groupby(keys, sort=False, dropna=False)["value"]
     summary = grouped.agg(mean="mean", std=lambda v: float(np.std(v.to_numpy(dtype=float), ddof=1)) if len(v) > 1 else 0.0, n="count")
     return summary.reset_index()
+
+
+def pooled_axes(axes: list[str], group_by: list[str]) -> list[str]:
+    """The axes a summary pools over: replicate and every grid axis not grouped by."""
+    return [a for a in axes if a not in group_by] + ["replicate"]
+
+
+def caption(axes: list[str], group_by: list[str]) -> str:
+    pooled = pooled_axes(axes, group_by)
+    return "mean ± std over " + " × ".join(pooled) + " (n values per row)"
+
+
+def compare(results: pd.DataFrame, axis: str, group_by: list[str], level: float = 0.95) -> pd.DataFrame:
+    """Paired differences against the first value of ``axis``: cells that differ only in
+    ``axis`` (same replicate and every other coordinate) are paired, and each row gives the mean
+    difference, its ``level`` confidence interval (Student t over the pairs) and the number of
+    pairs. Columns: the groups, evaluation, metric, ``compared``, ``baseline``, ``mean_diff``,
+    ``ci_low``, ``ci_high``, ``pairs``."""
+    columns = [g for g in group_by if g != axis] + ["evaluation", "metric", "compared", "baseline", "mean_diff", "ci_low", "ci_high", "pairs"]
+    final = results[results["step_name"] == ""]
+    if final.empty or axis not in final.columns:
+        return pd.DataFrame(columns=columns)
+    from scipy import stats
+
+    levels = list(dict.fromkeys(final[axis].astype(str)))
+    baseline = levels[0]
+    others = [c for c in final.columns if c not in ("cell", "seed", "value", "n", "step", "step_name", axis)]
+    keys = [c for c in others if c not in ("evaluation", "metric")]
+    base = final[final[axis].astype(str) == baseline].set_index(keys + ["evaluation", "metric"])["value"]
+    out = []
+    for level_name in levels[1:]:
+        part = final[final[axis].astype(str) == level_name].set_index(keys + ["evaluation", "metric"])["value"]
+        joined = pd.concat([part.rename("value"), base.rename("base")], axis=1, join="inner").reset_index()
+        joined["diff"] = joined["value"] - joined["base"]
+        group_keys = [g for g in group_by if g != axis and g in joined.columns] + ["evaluation", "metric"]
+        for key, sub in joined.groupby(group_keys, sort=False, dropna=False):
+            diffs = sub["diff"].to_numpy(dtype=float)
+            pairs = len(diffs)
+            mean = float(diffs.mean())
+            if pairs > 1:
+                half = float(stats.t.ppf(0.5 + level / 2, pairs - 1) * diffs.std(ddof=1) / np.sqrt(pairs))
+            else:
+                half = float("nan")
+            key = key if isinstance(key, tuple) else (key,)
+            out.append([*key, level_name, baseline, mean, mean - half, mean + half, pairs])
+    return pd.DataFrame(out, columns=columns)
 
 
 def format_mean_std(mean: float, std: float, n: int) -> str:
@@ -57,6 +104,8 @@ def summary_table(summary: pd.DataFrame, group_by: list[str], title: str, max_ro
         table.add_column(escape(metric), justify="right")
     if summary.empty:
         return table
+    counts = summary.groupby(keys, sort=False, dropna=False)["n"].agg(lambda v: "/".join(str(x) for x in dict.fromkeys(v)))
+    table.add_column("n", justify="right", style="dim")
     wide = summary.assign(cell=[format_mean_std(m, s, n) for m, s, n in zip(summary["mean"], summary["std"], summary["n"])])
     pivot = wide.pivot_table(index=keys, columns="metric", values="cell", aggfunc="first", sort=False)
     shown = 0
@@ -66,7 +115,8 @@ def summary_table(summary: pd.DataFrame, group_by: list[str], title: str, max_ro
             break
         index = index if isinstance(index, tuple) else (index,)
         cells = [values.get(m, "") for m in metrics]
-        table.add_row(*[escape(str(i)) for i in index], *[c if isinstance(c, str) else "" for c in cells])
+        n = counts.get(index if len(index) > 1 else index[0], "")
+        table.add_row(*[escape(str(i)) for i in index], *[c if isinstance(c, str) else "" for c in cells], str(n))
         shown += 1
     return table
 
@@ -122,14 +172,9 @@ def make_progress(console: Console) -> Progress:
 
 def draw_figures(view: RunView, out_dir: Path) -> list[Path]:
     """Draw the study's figures into ``out_dir``; a figure that fails is logged and skipped."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     registry = get_registry()
     written: list[Path] = []
-    for index, spec in enumerate(view.study.report.figures):
+    for index, spec in enumerate(view.report.figures):
         name = re.sub(r"[^A-Za-z0-9_.-]+", "-", spec.label or f"{index + 1:02d}-{spec.use}").strip("-")
         try:
             figure = registry.build("figure", spec.use, spec.with_).draw(view)
@@ -141,15 +186,66 @@ def draw_figures(view: RunView, out_dir: Path) -> list[Path]:
         path = out_dir / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp.png")
-        figure.savefig(tmp, dpi=120)
-        plt.close(figure)
+        try:
+            figure.savefig(tmp, dpi=120)
+        finally:
+            _close(figure)
         tmp.replace(path)
         written.append(path)
     return written
 
 
+def comparison_table(comparison: pd.DataFrame, title: str) -> RichTable:
+    """Paired differences as a rich table: one row per group × evaluation × metric × compared value."""
+    table = RichTable(title=title, title_justify="left")
+    for column in comparison.columns:
+        if column in ("ci_low", "ci_high"):
+            continue
+        table.add_column(escape(str(column).split(".")[-1]), justify="right" if column in ("mean_diff", "pairs") else "left")
+    table.add_column("95% CI", justify="right")
+    for _, r in comparison.iterrows():
+        cells = [format_mean_std(v, 0.0, 1) if k == "mean_diff" else str(v) for k, v in r.items() if k not in ("ci_low", "ci_high")]
+        ci = "n/a" if not np.isfinite(r["ci_low"]) else f"[{format_mean_std(r['ci_low'], 0, 1)}, {format_mean_std(r['ci_high'], 0, 1)}]"
+        table.add_row(*[escape(c) for c in cells], ci)
+    return table
+
+
+def _close(figure: Any) -> None:
+    """Release a figure; one made with pyplot must also leave pyplot's registry."""
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(figure)
+
+
 def write_summary_files(view: RunView, group_by: list[str], extra: dict[str, Any]) -> pd.DataFrame:
     summary = summarize(view.results, group_by)
+    axes = view.axes
     atomic.write_text(view.dir / "summary.csv", summary.to_csv(index=False))
-    atomic.write_json(view.dir / "summary.json", {**extra, "summary": summary.to_dict(orient="records")})
+    data, notes = data_descriptions(view)
+    payload = {**extra, "group_by": group_by, "pooled_axes": pooled_axes(axes, group_by), "caption": caption(axes, group_by),
+               "data": data, "notes": notes, "summary": summary.to_dict(orient="records")}
+    compared = view.report.compare
+    if compared:
+        comparison = compare(view.results, compared, group_by)
+        atomic.write_text(view.dir / "comparison.csv", comparison.to_csv(index=False))
+        payload["comparison"] = {"axis": compared, "level": 0.95, "rows": comparison.to_dict(orient="records")}
+    atomic.write_json(view.dir / "summary.json", payload)
     return summary
+
+
+def data_descriptions(view: RunView) -> tuple[list[str], dict[str, list[str]]]:
+    """What the datasets said about the data the cells used (their splits), each once; and the
+    cells' notes (rows or columns left out, ...), each with the cells that made it."""
+    from .run_view import read_result
+
+    seen: dict[str, None] = {}
+    notes: dict[str, list[str]] = {}
+    for cell in view.cells:
+        result = read_result(cell.dir / "result.json") or {}
+        if result.get("data"):
+            seen[str(result["data"])] = None
+        for note in result.get("notes") or []:
+            notes.setdefault(str(note), []).append(cell.id)
+    return list(seen), notes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,8 +13,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-RESULT_COLUMNS = ["cell", "replicate", "seed", "evaluation", "metric", "step_name", "step", "value"]
-"""Columns every results table has; the grid axes come after ``cell``, one column each."""
+RESULT_COLUMNS = ["cell", "replicate", "seed", "evaluation", "metric", "step_name", "step", "value", "n"]
+"""Columns every results table has; the grid axes come after ``cell``, one column each.
+``n`` is the number of samples (or scenarios) the row's value was computed on."""
+
+log = logging.getLogger("workbench.run")
+
+
+def read_result(path: Path) -> dict[str, Any] | None:
+    """A cell's ``result.json``, or ``None`` when it is absent or damaged. A damaged file is
+    moved aside (``result.json.damaged``) and reported, so the cell is recomputed on resume."""
+    from .atomic import DamagedFileError, read_json_checked
+
+    try:
+        result = read_json_checked(path)
+    except DamagedFileError as error:
+        log.warning("%s; the cell will be recomputed", error)
+        try:
+            path.replace(path.with_name(path.name + ".damaged"))
+        except OSError:
+            pass
+        return None
+    if result is not None and not isinstance(result.get("rows"), list):
+        log.warning("%s holds no result rows; the cell will be recomputed", path)
+        return None
+    return result
 
 
 @dataclass(frozen=True)
@@ -35,33 +59,66 @@ class RunView:
     value, else e.g. ``"epoch"`` or ``"frame"``), ``step`` and ``value``.
     """
 
-    def __init__(self, run_dir: Path | str, results: pd.DataFrame | None = None, study: Any = None):
+    def __init__(self, run_dir: Path | str, results: pd.DataFrame | None = None):
         self.dir = Path(run_dir)
         self._results = results
-        self._study = study
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
         path = self.dir / "manifest.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        if not path.exists():
+            return {}
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            from .errors import WorkbenchError
+
+            raise WorkbenchError(f"{path} is damaged ({error}); the cells' own results in {self.dir / 'cells'} are intact: "
+                                 "re-run the study with --resume --run-dir to rebuild it") from None
+        return manifest if isinstance(manifest, dict) else {}
 
     @property
     def results(self) -> pd.DataFrame:
         if self._results is None:
             path = self.dir / "results.csv"
-            self._results = pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.exists() else pd.DataFrame(columns=RESULT_COLUMNS)
+            self._results = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"step_name": str}) if path.exists() else pd.DataFrame(columns=RESULT_COLUMNS)
             if "step_name" in self._results:
                 self._results["step_name"] = self._results["step_name"].fillna("")
         return self._results
 
-    @property
-    def study(self) -> Any:
-        """The resolved study (a :class:`workbench.study.Study`)."""
-        if self._study is None:
-            from .study import Study
+    @cached_property
+    def report(self) -> Any:
+        """The study's ``report`` section (a :class:`workbench.schema.ReportSpec`)."""
+        from .schema import ReportSpec
 
-            self._study = Study.model_validate(self.manifest["study"])
-        return self._study
+        return ReportSpec.model_validate(self.manifest.get("report") or {})
+
+    @cached_property
+    def study(self) -> Any:
+        """The study as written (a :class:`workbench.schema.Study`); for a run of a plans file,
+        a study made of its first cell's plan and the report."""
+        from .schema import CELL_FIELDS, Study
+
+        written = self.manifest.get("study")
+        if written:
+            return Study.model_validate(written)
+        cells = self.manifest.get("cells") or []
+        plan = self.plan(cells[0]["id"]) if cells else None
+        if plan is None:
+            return None
+        data = {k: v for k, v in plan.model_dump(mode="json", by_alias=True).items() if k in CELL_FIELDS}
+        return Study.model_validate({**data, "name": self.manifest.get("study_name", "study"),
+                                     "report": self.manifest.get("report") or {}})
+
+    def plan(self, cell_id: str) -> Any:
+        """The plan cell ``cell_id`` ran from (a :class:`workbench.schema.CellPlan`), or ``None``."""
+        from .schema import CellPlan
+
+        path = self.dir / "cells" / cell_id / "plan.json"
+        try:
+            return CellPlan.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
 
     @property
     def axes(self) -> list[str]:
@@ -73,7 +130,7 @@ class RunView:
         out = []
         for item in self.manifest.get("cells", []):
             cell_dir = self.dir / "cells" / item["id"]
-            if (cell_dir / "result.json").exists():
+            if read_result(cell_dir / "result.json") is not None:
                 out.append(CellInfo(item["id"], item["coordinates"], item["seed"], cell_dir))
         return out
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .components import Component
+from .components import KIND_TABLE, Component, Kind
 
 
 class ComponentSpec(BaseModel):
@@ -65,35 +65,10 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-class DatasetSpec(ComponentSpec):
-    kind = "dataset"
-
-
-class RepresentationSpec(ComponentSpec):
-    kind = "representation"
-
-
-class ModelSpec(ComponentSpec):
-    kind = "model"
-
-
-class CurriculumSpec(ComponentSpec):
-    kind = "curriculum"
-
-
-class SimulatorSpec(ComponentSpec):
-    kind = "simulator"
-
-
-class FigureSpec(ComponentSpec):
-    kind = "figure"
-
-
-class MetricSpec(ComponentSpec):
+class _ScoringSpec(ComponentSpec):
     """A metric, optionally scoring another target of a multi-head model (``target``) or only
     some evaluation sets (``on``)."""
 
-    kind = "metric"
     target: str | None = Field(default=None, description="target whose predictions are scored (default: the study's)")
     on: list[str] | None = Field(default=None, description="evaluation sets to score (default: all)")
 
@@ -108,6 +83,36 @@ class MetricSpec(ComponentSpec):
         if self.on is not None:
             data["on"] = list(self.on)
         return data
+
+
+_SPEC_BASES: dict[str, type[ComponentSpec]] = {"metric": _ScoringSpec}
+"""Kinds whose specs carry more than ``use``/``with``/``label``."""
+
+
+def _make_spec_class(kind: Kind) -> type[ComponentSpec]:
+    base = _SPEC_BASES.get(kind.name, ComponentSpec)
+    name = "".join(part.capitalize() for part in kind.name.split("-")) + "Spec"
+    doc = base.__doc__ if base is not ComponentSpec else f"A {kind.name}: ``{{use: NAME, with: {{...}}, label: ...}}``."
+    return type(name, (base,), {"kind": kind.name, "__module__": __name__, "__doc__": doc})
+
+
+SPEC_CLASSES: dict[str, type[ComponentSpec]] = {kind.name: _make_spec_class(kind) for kind in KIND_TABLE}
+"""The spec class of every kind, derived from :data:`workbench.components.KIND_TABLE`."""
+
+
+def spec_class(kind: str) -> type[ComponentSpec]:
+    return SPEC_CLASSES[kind]
+
+
+# Names for typing parameters that hold other components, e.g. ``parts: list[RepresentationSpec]``.
+DatasetSpec = spec_class("dataset")
+RepresentationSpec = spec_class("representation")
+ModelSpec = spec_class("model")
+CurriculumSpec = spec_class("curriculum")
+SimulatorSpec = spec_class("simulator")
+MetricSpec = spec_class("metric")
+FigureSpec = spec_class("figure")
+ExecutorSpec = spec_class("executor")
 
 
 def nested_specs(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], ComponentSpec]]:

@@ -3,7 +3,7 @@ grid axis, and bars per group, each as mean ± standard deviation over replicate
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,18 +11,18 @@ from pydantic import Field
 
 import workbench
 from workbench import Figure
-from workbench.run_view import RunView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.run_view import RunView
 
 
-def pyplot() -> ModuleType:
-    """matplotlib's pyplot on the non-interactive Agg backend, imported only when a figure is
-    drawn (importing it at module level would slow every `workbench` command)."""
-    import matplotlib
+def new_figure(width: float, height: float):
+    """A matplotlib figure and its axes, made without pyplot: no global state, no backend
+    switch (a notebook keeps its own), and matplotlib is imported only when a figure is drawn."""
+    from matplotlib.figure import Figure as MplFigure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = MplFigure(figsize=(width, height))
+    return fig, fig.subplots()
 
 
 class FigureParams(workbench.Params):
@@ -85,7 +85,7 @@ class MetricCurve(Figure):
             return None
         step_name = rows["step_name"].iloc[0]
         rows = rows[rows["step_name"] == step_name].assign(group=group_labels(rows, group_by))
-        fig, ax = pyplot().subplots(figsize=(7, 4.5))
+        fig, ax = new_figure(7, 4.5)
         for group, part in rows.groupby("group", sort=False):
             stats = part.groupby("step")["value"].agg(["mean", "std"]).fillna(0.0)
             ax.plot(stats.index, stats["mean"], label=str(group))
@@ -120,7 +120,7 @@ class MetricVsAxis(Figure):
             return None
         group_by = [g for g in group_by if g != p.axis]
         rows = rows.assign(group=group_labels(rows, group_by))
-        fig, ax = pyplot().subplots(figsize=(7, 4.5))
+        fig, ax = new_figure(7, 4.5)
         for group, part in rows.groupby("group", sort=False):
             stats = part.groupby(p.axis, sort=False)["value"].agg(["mean", "std"]).fillna(0.0)
             labels = [str(x) for x in stats.index]
@@ -158,7 +158,7 @@ class MetricBars(Figure):
             return None
         rows = rows.assign(group=group_labels(rows, group_by))
         stats = rows.groupby("group", sort=False)["value"].agg(["mean", "std"]).fillna(0.0)
-        fig, ax = pyplot().subplots(figsize=(max(5, 0.9 * len(stats) + 2), 4.5))
+        fig, ax = new_figure(max(5, 0.9 * len(stats) + 2), 4.5)
         ax.bar(np.arange(len(stats)), stats["mean"], yerr=stats["std"], capsize=3, color="tab:blue", alpha=0.8)
         ax.set_xticks(np.arange(len(stats)), list(stats.index), rotation=30, ha="right")
         ax.set_ylabel(p.metric)

@@ -3,14 +3,17 @@ forest's gain (or loss) over it stacked on top, one panel per target."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
 import workbench
 from workbench import Figure
-from workbench.run_view import RunView
-from workbench_common.figures import pyplot
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.run_view import RunView
 
 
 def gain_table(results: pd.DataFrame, metric: str, evaluation: str, representation_axis: str, model_axis: str,
@@ -75,7 +78,10 @@ class RepresentationGain(Figure):
         panels = list(dict.fromkeys(table[p.panel_axis])) if p.panel_axis else [None]
         cols = min(3, len(panels))
         rows_n = int(np.ceil(len(panels) / cols))
-        fig, axes = pyplot().subplots(rows_n, cols, figsize=(max(6.5, 4.6 * cols), 0.6 + 3.8 * rows_n), squeeze=False)
+        from matplotlib.figure import Figure as MplFigure  # no pyplot: no global state, no backend switch
+
+        fig = MplFigure(figsize=(max(6.5, 4.6 * cols), 0.6 + 3.8 * rows_n))
+        axes = fig.subplots(rows_n, cols, squeeze=False)
         for ax, panel in zip(axes.flat, panels):
             part = table if panel is None else table[table[p.panel_axis] == panel]
             x = np.arange(len(part))

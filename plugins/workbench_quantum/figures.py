@@ -3,17 +3,17 @@ parameter (Fig. 4.4), and ⟨C⟩ per test family for each group (curriculum com
 
 from __future__ import annotations
 
-import matplotlib
+from typing import TYPE_CHECKING
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field  # noqa: E402
+import numpy as np
+import pandas as pd
+from pydantic import Field
 
-import workbench  # noqa: E402
-from workbench import Figure  # noqa: E402
-from workbench.run_view import RunView  # noqa: E402
+import workbench
+from workbench import Figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.run_view import RunView
 
 DEFAULT_FAMILIES = ["triangular", "circular"]
 
@@ -38,6 +38,27 @@ def pick_rollouts(run: RunView, params: ArtifactParams) -> tuple[str, dict[str, 
     return "", {}
 
 
+def heatmaps(panels: dict[str, tuple[np.ndarray, np.ndarray]], title: str):
+    """Re ψ(x, frame) of truth (top) and prediction (bottom), one column per panel; each
+    panel's colour scale is its truth's largest |Re ψ|."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.5 * len(panels), 7.5), squeeze=False, sharey=True, layout="constrained")
+    for col, (name, (truth, prediction)) in enumerate(panels.items()):
+        scale = float(np.abs(truth).max()) or 1.0
+        for row, (kind, values) in enumerate((("truth", truth), ("prediction", prediction))):
+            ax = axes[row, col]
+            image = ax.imshow(values, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-scale, vmax=scale,
+                              extent=(0, values.shape[1], 1, values.shape[0]))
+            ax.set_title(f"{name}: {kind}")
+            ax.set_xlabel("grid point")
+            if col == 0:
+                ax.set_ylabel("frame")
+        fig.colorbar(image, ax=axes[:, col], shrink=0.6, label="Re ψ")
+    fig.suptitle(title, fontsize="medium")
+    return fig
+
+
 class RolloutHeatmaps(Figure):
     name = "rollout-heatmaps"
     summary = "Fig. 4.3 d/e: Re ψ(x, frame) of truth and prediction over all rolled-out frames, per test family."
@@ -47,23 +68,9 @@ class RolloutHeatmaps(Figure):
         label, rollouts = pick_rollouts(run, self.params)
         if not rollouts:
             return None
-        fig, axes = plt.subplots(2, len(rollouts), figsize=(4.5 * len(rollouts), 7.5), squeeze=False, sharey=True,
-                                 layout="constrained")
-        for col, (family, arrays) in enumerate(rollouts.items()):
-            truth = arrays["re_truth"].astype(np.float32)
-            pred = arrays["re_prediction"].astype(np.float32)
-            scale = float(np.abs(truth).max()) or 1.0
-            for row, (name, values) in enumerate((("truth", truth), ("prediction", pred))):
-                ax = axes[row, col]
-                image = ax.imshow(values, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-scale, vmax=scale,
-                                  extent=(0, values.shape[1], 1, values.shape[0]))
-                ax.set_title(f"{family}: {name}")
-                ax.set_xlabel("grid point")
-                if col == 0:
-                    ax.set_ylabel("frame")
-            fig.colorbar(image, ax=axes[:, col], shrink=0.6, label="Re ψ")
-        fig.suptitle(f"Re ψ, truth vs rollout ({label})", fontsize="medium")
-        return fig
+        panels = {family: (arrays["re_truth"].astype(np.float32), arrays["re_prediction"].astype(np.float32))
+                  for family, arrays in rollouts.items()}
+        return heatmaps(panels, f"Re ψ, truth vs rollout ({label})")
 
 
 class RolloutSnapshots(Figure):
@@ -75,6 +82,8 @@ class RolloutSnapshots(Figure):
         label, rollouts = pick_rollouts(run, self.params)
         if not rollouts:
             return None
+        import matplotlib.pyplot as plt
+
         n_snap = max(len(a["snapshot_frames"]) for a in rollouts.values())
         fig, axes = plt.subplots(n_snap, len(rollouts), figsize=(5 * len(rollouts), 2.6 * n_snap), squeeze=False, sharex=True,
                                  layout="constrained")
@@ -87,8 +96,9 @@ class RolloutSnapshots(Figure):
                 ax.plot(pred.real, color="tab:red", lw=0.8, ls="--", label="Re ψ prediction")
                 ax.plot(np.abs(truth), color="0.5", lw=1.0, label="|ψ| truth")
                 ax.plot(np.abs(pred), color="tab:orange", lw=0.8, ls="--", label="|ψ| prediction")
-                if v.max() > 0:
-                    ax.fill_between(np.arange(len(v)), 0, v / v.max() * np.abs(truth).max(), color="tab:green", alpha=0.15, label="V (scaled)")
+                if np.abs(v).max() > 0:  # wells (V < 0) are drawn below the axis
+                    ax.fill_between(np.arange(len(v)), 0, v / np.abs(v).max() * np.abs(truth).max(), color="tab:green", alpha=0.15,
+                                    label="V (scaled)")
                 ax.set_title(f"{family}, rolled-out frame {int(frame)}", fontsize="small")
                 if row == 0 and col == 0:
                     ax.legend(fontsize="x-small", ncol=2)
@@ -136,6 +146,8 @@ class CorrelationSweeps(Figure):
             return None
         group_by = default_group_by(run, self.params.group_by, rows.columns)
         rows = rows.assign(group=group_column(rows, group_by))
+        import matplotlib.pyplot as plt
+
         fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 3.8), squeeze=False, layout="constrained")
         for ax, name in zip(axes[0], present):
             family = families[name]
@@ -175,6 +187,8 @@ class CorrelationByFamily(Figure):
         families = list(dict.fromkeys(stats["evaluation"]))
         groups = list(dict.fromkeys(stats["group"]))
         width = 0.8 / len(groups)
+        import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(families) * max(1, len(groups) / 2)), 4.5))
         for i, group in enumerate(groups):
             part = stats[stats["group"] == group].set_index("evaluation").reindex(families)

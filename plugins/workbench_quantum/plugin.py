@@ -7,6 +7,7 @@ from .dataset import WavepacketWindows
 from .figures import CorrelationByFamily, CorrelationSweeps, RolloutHeatmaps, RolloutSnapshots
 from .metrics import NormalizedCorrelation, ScenarioCorrelation
 from .model import GruEmulator
+from .propagator import CoarsePropagator
 from .simulator import SplitOperatorSimulator
 
 
@@ -29,6 +30,7 @@ def register_curricula(register):
 @hookimpl
 def register_models(register):
     register(GruEmulator)
+    register(CoarsePropagator)
 
 
 @hookimpl
@@ -41,3 +43,10 @@ def register_metrics(register):
 def register_figures(register):
     for figure in (RolloutHeatmaps, RolloutSnapshots, CorrelationSweeps, CorrelationByFamily):
         register(figure)
+
+
+@hookimpl
+def register_commands(app):
+    from .commands import app as quantum  # typer only: the command imports the rest when it runs
+
+    app.add_typer(quantum, name="quantum")

@@ -15,14 +15,16 @@ TRAIN_HB = tuple(float(h) for h in range(1, 15))
 TRAIN_WB = 7.0
 
 
-def training_scenarios(x0s, s0s, e0s, heights, width) -> list[Scenario]:
+def training_scenarios(x0s, s0s, e0s, heights, width, potentials=()) -> list[Scenario]:
     """Free packets for every (X0, S0, E0), then the same packets before a centred rectangular
-    barrier for every height (§4.2.2.2: 189 + 189 × 14 = 2,835 with the thesis' values)."""
+    barrier for every height (§4.2.2.2: 189 + 189 × 14 = 2,835 with the thesis' values), then
+    before each of ``potentials`` (none in the thesis)."""
     packets = list(itertools.product(x0s, s0s, e0s))
     free = [Scenario(x0=x, s0=s, e0=e) for x, s, e in packets]
     barrier = [Scenario(x0=x, s0=s, e0=e, potential=Potential(kind="rectangular", height=h, width=width))
                for h in heights for x, s, e in packets]
-    return free + barrier
+    others = [Scenario(x0=x, s0=s, e0=e, potential=v) for v in potentials for x, s, e in packets]
+    return free + barrier + others
 
 
 @dataclass

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from scipy import fft
 
 def grid(lx: float, nx: int) -> np.ndarray:
     """The frame's points x_j = j·Lx/Nx, j = 0..Nx-1 (x_0 is the left wall, where ψ = 0)."""
@@ -58,6 +57,9 @@ class SplitOperator:
     """
 
     def __init__(self, lx: float, nx: int, dt: float, potentials: np.ndarray, dtype: type = np.complex128, workers: int = 1):
+        from scipy import fft  # imported here: registering the plugin must not import scipy
+
+        self._dst = fft.dst
         self.lx, self.nx, self.dt = float(lx), int(nx), float(dt)
         self.dtype = np.dtype(dtype)
         self.workers = max(1, int(workers))
@@ -72,9 +74,9 @@ class SplitOperator:
 
     def _kinetic(self, psi: np.ndarray) -> np.ndarray:
         # The orthonormal type-I sine transform is its own inverse.
-        coefficients = fft.dst(psi, type=1, norm="ortho", axis=-1, workers=self.workers)
+        coefficients = self._dst(psi, type=1, norm="ortho", axis=-1, workers=self.workers)
         coefficients *= self.kinetic_phase
-        return fft.dst(coefficients, type=1, norm="ortho", axis=-1, workers=self.workers)
+        return self._dst(coefficients, type=1, norm="ortho", axis=-1, workers=self.workers)
 
     def advance(self, psi: np.ndarray, steps: int) -> np.ndarray:
         """ψ after ``steps`` Strang steps of Δt (negative Δt runs time backwards). The inner

@@ -24,9 +24,12 @@ HISTORY = 4
 class WindowPool:
     """Candidate windows with what curricula need to weigh them.
 
-    ``psi``: (M, 5, 23) complex64, frames t..t+4 of the window (the last is the target);
-    ``potential``: (M, 23) float32; ``scenario``, ``frame``: where each window came from;
-    ``start``: its centre's grid point; ``barrier``: whether it touches a non-zero potential.
+    ``psi``: (M, 5, 23 + 2·margin) complex64, frames t..t+4 of the window (the last is the
+    target) with ``margin`` further points on each side (0 by default; a model that looks
+    around its windows, like the emulator's coarse step, asks the dataset for them);
+    ``potential``: (M, 23 + 2·margin) float32; ``scenario``, ``frame``: where each window came
+    from; ``start``: its centre's grid point; ``barrier``: whether the window touches a non-zero
+    potential; ``dx``, ``interval``: the grid spacing and frame interval of the simulation.
     """
 
     psi: np.ndarray
@@ -34,37 +37,55 @@ class WindowPool:
     scenario: np.ndarray
     frame: np.ndarray
     start: np.ndarray
+    dx: float | None = None
+    interval: float | None = None
 
     def __len__(self) -> int:
         return len(self.psi)
 
     @property
+    def margin(self) -> int:
+        return (self.psi.shape[-1] - WINDOW) // 2
+
+    @property
+    def window(self) -> slice:
+        """The window's own points within the stored (margin-widened) ones."""
+        return slice(self.margin, self.margin + WINDOW)
+
+    @property
     def barrier(self) -> np.ndarray:
-        return (self.potential > 0).any(axis=1)
+        return (self.potential[:, self.window] != 0).any(axis=1)
 
     def take_samples(self, indices: np.ndarray) -> WindowPool:
         idx = np.asarray(indices, dtype=np.int64)
-        return WindowPool(self.psi[idx], self.potential[idx], self.scenario[idx], self.frame[idx], self.start[idx])
+        return WindowPool(self.psi[idx], self.potential[idx], self.scenario[idx], self.frame[idx], self.start[idx], self.dx, self.interval)
 
     def inputs(self, indices: np.ndarray | None = None) -> np.ndarray:
         """Model inputs (n, 4, 23, 3) float32: Re ψ, Im ψ, V for the 4 history frames."""
         psi = self.psi if indices is None else self.psi[indices]
         potential = self.potential if indices is None else self.potential[indices]
-        history = psi[:, :HISTORY]
+        history, potential = psi[:, :HISTORY, self.window], potential[:, self.window]
         v = np.broadcast_to(potential[:, None, :], history.shape)
         return np.stack([history.real, history.imag, v], axis=-1).astype(np.float32)
 
     def targets(self, indices: np.ndarray | None = None) -> np.ndarray:
         """Next-frame targets (n, 23, 2) float32: Re ψ, Im ψ."""
-        nxt = self.psi[:, HISTORY] if indices is None else self.psi[indices, HISTORY]
+        nxt = self.psi[:, HISTORY, self.window] if indices is None else self.psi[indices, HISTORY, self.window]
         return np.stack([nxt.real, nxt.imag], axis=-1).astype(np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"psi": self.psi, "potential": self.potential, "scenario": self.scenario, "frame": self.frame, "start": self.start}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> WindowPool:
-        return cls(arrays["psi"], arrays["potential"], arrays["scenario"], arrays["frame"], arrays["start"])
+    def from_arrays(cls, arrays: dict[str, np.ndarray], dx: float | None = None, interval: float | None = None) -> WindowPool:
+        return cls(arrays["psi"], arrays["potential"], arrays["scenario"], arrays["frame"], arrays["start"], dx, interval)
+
+
+def combine_weights(window: int, sigma: float) -> np.ndarray:
+    """Gaussian weight of each window offset when a point's predictions (from the windows
+    containing it) are combined in a rollout."""
+    offsets = np.arange(window) - window // 2
+    return np.exp(-0.5 * (offsets / sigma) ** 2)
 
 
 def image_indices(nx: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,13 +136,15 @@ def build_pool(
     seed: int,
     batch_size: int,
     advance: Callable[[int], None] | None = None,
+    margin: int = 0,
 ) -> WindowPool:
     """Simulate ``scenarios`` in batches and cut ``per_trajectory`` random windows from each.
 
     ``frames(batch)`` yields a batch's frames one (b, Nx) array at a time; ``potentials`` is
     (B, Nx). Start frames are drawn uniformly among those with four successors; positions from
     :func:`window_density` at the window's first frame; a window near a wall reaches into the
-    mirror images beyond it (:func:`extend_psi`), as in the rollout.
+    mirror images beyond it (:func:`extend_psi`), as in the rollout. ``margin`` more points are
+    kept on each side of every window; the windows themselves do not depend on it.
     """
     rng = np.random.default_rng(seed)
     n_scen = len(scenarios)
@@ -129,11 +152,12 @@ def build_pool(
     first = rng.integers(0, n_frames - HISTORY, size=(n_scen, per_trajectory))
     u = rng.random((n_scen, per_trajectory))
     m = n_scen * per_trajectory
-    psi_out = np.empty((m, span, WINDOW), dtype=np.complex64)
-    v_out = np.empty((m, WINDOW), dtype=np.float32)
+    width = WINDOW + 2 * margin
+    psi_out = np.empty((m, span, width), dtype=np.complex64)
+    v_out = np.empty((m, width), dtype=np.float32)
     start_out = np.empty(m, dtype=np.int32)
-    offsets = np.arange(WINDOW)
-    half = WINDOW // 2
+    offsets = np.arange(width)
+    half = WINDOW // 2 + margin
     potentials = extend_potential(np.asarray(potentials), half)
     for lo in range(0, n_scen, batch_size):
         hi = min(n_scen, lo + batch_size)
@@ -149,7 +173,7 @@ def build_pool(
                 continue
             stack = np.stack([r[rows] for r in recent], axis=1)  # (n, 5, Nx)
             cdf = np.cumsum(window_density(stack[:, 0], active_fraction), axis=1)
-            # The window centred at grid point c starts at c in the image-extended frame.
+            # The window centred at grid point c (with its margin) starts at c in the image-extended frame.
             starts = np.minimum((cdf < u[lo + rows, ks][:, None]).sum(axis=1), cdf.shape[1] - 1)
             stack = extend_psi(stack, half)
             cols = starts[:, None] + offsets[None, :]

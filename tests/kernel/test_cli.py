@@ -27,7 +27,7 @@ def test_plugins_lists_every_kind_with_sources():
         assert kind in out
     for name in ("csv-table", "raw", "concat", "linear", "random-forest", "gradient-boosting", "accuracy", "top-k-accuracy", "roc-auc", "mae", "rmse", "r2", "metric-curve"):
         assert name in out
-    assert f"common (workbench {__version__})" in out
+    assert f"common (deml-workbench {__version__})" in out
     detailed = run_cli("plugins", "--params").stdout
     assert "n_estimators: int = 100" in detailed
 
@@ -73,9 +73,35 @@ def test_run_refuses_an_invalid_study_before_running_anything(tmp_path):
 
 
 def test_show_prints_the_resolved_study_and_its_cells():
+    from workbench.study import load_study
+
     out = run_cli("show", str(QUICK), "--cells").stdout
     assert "standardize: true" in out and "test_fraction: 0.2" in out
-    assert "18 cells" in out and "c0017-" in out
+    assert "18 cells" in out and "(varies with the grid)" in out and "model=forest:" in out
+    plans = load_study(QUICK).plans
+    assert all(plan.id in out for plan in plans)
+
+
+def test_show_and_the_run_record_components_swapped_by_the_grid(tmp_path):
+    study = tmp_path / "swap.yaml"
+    study.write_text(textwrap.dedent(f"""        dataset:
+          use: csv-table
+          with: {{path: {DATA}, targets: {{measured_log_solubility: regression}}}}
+        model: linear
+        metrics: [rmse]
+        grid:
+          model: [{{use: random-forest, with: {{n_estimators: 10}}}}, linear]
+    """))
+    out = run_cli("show", str(study)).stdout
+    forest = out[out.index("model=random-forest"):]
+    assert "use: random-forest" in forest and "n_estimators: 10" in forest
+    linear = out[out.index("model=linear:"):]
+    assert "use: linear" in linear.split("model=random")[0] and "n_estimators" not in linear.split("metrics:")[0]
+    run = run_cli("run", str(study), "--runs-root", str(tmp_path / "runs"), "-q")
+    assert run.returncode == 0, run.stderr
+    [run_dir] = list((tmp_path / "runs" / "swap").iterdir())
+    checked = run_cli("validate", str(run_dir / "resolved.yaml"))
+    assert checked.returncode == 0 and "2 cells" in checked.stdout, checked.stderr
 
 
 def test_report_rerenders_a_finished_run(tmp_path):

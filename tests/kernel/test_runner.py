@@ -50,8 +50,10 @@ def test_the_quick_study_runs_and_writes_a_complete_run_directory(tmp_path):
         assert (run / name).exists(), name
     assert sorted(p.name for p in (run / "figures").glob("*.png")) == ["r2-bars.png", "rmse-vs-size.png"]
     results = pd.read_csv(run / "results.csv", keep_default_na=False)
-    assert list(results.columns) == ["cell", "model", "train_size", "replicate", "seed", "evaluation", "metric", "step_name", "step", "value"]
+    assert list(results.columns) == ["cell", "model", "train_size", "replicate", "seed", "evaluation", "metric", "step_name", "step", "value", "n"]
     assert set(results["evaluation"]) == {"validation", "test"}
+    # One fixed test set for every training-set size: n is the same in every test row.
+    assert set(results.loc[results.evaluation == "test", "n"]) == {226}
     forest = results[(results.model == "forest") & (results.train_size == 700) & (results.metric == "r2") & (results.evaluation == "test")]
     assert len(forest) == 3 and forest["value"].min() > 0.6  # a forest explains most of logS from 6 descriptors
     environment = json.loads((run / "environment.json").read_text())
@@ -127,7 +129,7 @@ def test_a_cell_killed_mid_fit_resumes_from_its_checkpoint(tmp_path, example_sit
     deadline = time.time() + 120
     checkpoint = None
     while time.time() < deadline and checkpoint is None:
-        found = list(runs.glob("*/*/cells/*/checkpoint.pt"))
+        found = list(runs.glob("*/*/cells/*/checkpoint.npz"))
         checkpoint = found[0] if found else None
         time.sleep(0.05)
     time.sleep(0.6)

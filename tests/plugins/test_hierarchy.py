@@ -414,7 +414,7 @@ def test_mlp_refuses_unknown_auxiliary_targets_and_resumes_from_checkpoints(tmp_
     context2.epoch_hook = stop
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(bundle.train, context2)
-    assert (tmp_path / "cell2" / "checkpoint.pt").exists()
+    assert (tmp_path / "cell2" / "checkpoint.npz").exists()
     resumed, _, context3 = mlp_setup({"aux_target": "value", "epochs": 4, "checkpoint_every": 2})
     context3.cell_dir = tmp_path / "cell2"
     resumed.fit(bundle.train, context3)

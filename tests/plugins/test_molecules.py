@@ -182,7 +182,7 @@ def test_leakage_guard_refuses_predicting_the_fingerprints_own_label(tmp_path):
     with pytest.raises(StudyError, match="irritant.*leak"):
         load_study(study)
     study.write_text(study.read_text().replace("target: irritant", "target: health_hazard"))
-    assert len(load_study(study).cells) == 1
+    assert len(load_study(study).plans) == 1
 
 
 # -- fragment VAE ------------------------------------------------------------------------

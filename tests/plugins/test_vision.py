@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import REPO, run_cli
-from workbench import Bundle, CellContext, DataCorruptError, DataNotFoundError, Table
+from workbench import Bundle, CellContext, DataCorruptError, DataNotFoundError, Table, tensorfile
 from workbench_hierarchy.curriculum import LabelHierarchy
 from workbench_vision import cifar_format
 from workbench_vision.datasets import Cifar100
@@ -188,9 +188,9 @@ def test_training_resumed_from_a_checkpoint_equals_uninterrupted_training(tmp_pa
         straight.train_epoch(images, coarse, fine, order_seed=2)
     first = CnnEnsemble("coarse-to-fine", [4], curricula, TrainingSettings(batch_size=16))
     first.train_epoch(images, coarse, fine, order_seed=2)
-    torch.save(first.state_dict(), tmp_path / "checkpoint.pt")
+    tensorfile.dump(first.state_dict(), tmp_path / "checkpoint.npz")  # no pickle, as the kernel stores checkpoints
     resumed = CnnEnsemble("coarse-to-fine", [99], curricula, TrainingSettings(batch_size=16))  # other init, overwritten
-    resumed.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=False))
+    resumed.load_state_dict(tensorfile.load(tmp_path / "checkpoint.npz"))
     resumed.train_epoch(images, coarse, fine, order_seed=2)
     for a, b in zip(straight.predict(images), resumed.predict(images)):
         np.testing.assert_array_equal(a, b)
@@ -209,43 +209,57 @@ def cifar_bundle() -> Bundle:
 
 
 @pytest.mark.parametrize("stack", ["always", "never"])
-def test_sibling_cells_take_their_member_from_one_shared_pass(tmp_path, stack):
+def test_sibling_cells_fitted_together_equal_each_cell_fitted_alone(tmp_path, stack):
     bundle = cifar_bundle()
-    shared = {"epochs": 2, "batch_size": 16, "ensemble_directions": ["fine-to-coarse", "coarse-to-fine"], "ensemble_mask_epochs": [0, 1],
-              "stack_members": stack}
     test = bundle.evaluations["test"]
-    predictions = {}
-    for k in (1, 0):  # two sibling cells (same seed and training set), different curricula
-        curriculum = LabelHierarchy({"direction": "coarse-to-fine", "mask_epochs": k})
-        ctx = context(tmp_path, seed=5, target="coarse", targets=bundle.targets, curriculum=curriculum)
-        model = HierarchicalCnnModel(shared)
-        model.fit(bundle.train, ctx)
-        predictions[k] = model.predict(test)
-        entries = list((tmp_path / "cache" / "hierarchical-cnn-members").iterdir())
-        assert len([e for e in entries if e.is_dir()]) == 1  # one pass for all four members
+    settings = {"epochs": 2, "batch_size": 16, "stack_members": stack}
+    curricula = [LabelHierarchy({"direction": d, "mask_epochs": k}) for d in ("coarse-to-fine", "fine-to-coarse") for k in (1, 0)]
+    contexts = [context(tmp_path / f"member{i}", seed=5, target="coarse", targets=bundle.targets, curriculum=c)
+                for i, c in enumerate(curricula)]
+    fitted = HierarchicalCnnModel(settings).fit_group(bundle.train, contexts)
+    assert len(fitted) == 4
+    for member, (curriculum, ctx, model) in enumerate(zip(curricula, contexts, fitted)):
         fed = [r["value"] for r in ctx.records if r["metric"] == "fed_mean_abs"]
-        assert fed == ([0.0, pytest.approx(0.05)] if k == 1 else [pytest.approx(0.05)] * 2)
-    [entry] = [e for e in entries if e.is_dir()]
-    assert sorted(p.name for p in entry.glob("*.pt")) == ["fine-to-coarse-K0-c1-f1.pt", "fine-to-coarse-K1-c1-f1.pt"]
-    # Each member equals the same curriculum trained alone in its own cell.
-    for k in (0, 1):
-        curriculum = LabelHierarchy({"direction": "coarse-to-fine", "mask_epochs": k})
-        ctx = context(tmp_path / f"alone{k}", seed=5, target="coarse", targets=bundle.targets, curriculum=curriculum)
+        assert len(fed) == 2  # each member's epochs are recorded in its own cell
+        assert (fed[0] == 0.0) == (curriculum.params.mask_epochs == 1) and fed[1] > 0
+        alone_ctx = context(tmp_path / f"alone{member}", seed=5, target="coarse", targets=bundle.targets, curriculum=curriculum)
         alone = HierarchicalCnnModel({"epochs": 2, "batch_size": 16})
-        alone.fit(bundle.train, ctx)
-        expected = alone.predict(test)
+        alone.fit(bundle.train, alone_ctx)
+        expected, got = alone.predict(test), model.predict(test)
         for target in ("coarse", "fine"):
-            np.testing.assert_allclose(predictions[k][target], expected[target], atol=1e-5)
-            assert predictions[k][target].shape == (20, 20 if target == "coarse" else 100)
+            np.testing.assert_allclose(got[target], expected[target], atol=1e-5)
+            assert got[target].shape == (20, 20 if target == "coarse" else 100)
 
 
-def test_a_cell_outside_the_ensemble_is_refused(tmp_path):
+def test_a_group_pass_resumes_from_the_first_members_checkpoint(tmp_path, monkeypatch):
     bundle = cifar_bundle()
-    ctx = context(tmp_path, target="coarse", targets=bundle.targets,
-                  curriculum=LabelHierarchy({"direction": "coarse-to-fine", "mask_epochs": 20}))
-    model = HierarchicalCnnModel({"epochs": 1, "ensemble_mask_epochs": [0, 10]})
-    with pytest.raises(Exception, match="is not among the ensemble"):
-        model.fit(bundle.train, ctx)
+    test = bundle.evaluations["test"]
+    curricula = [LabelHierarchy({"direction": "coarse-to-fine", "mask_epochs": k}) for k in (0, 1)]
+    settings = {"epochs": 2, "batch_size": 16, "stack_members": "always"}
+
+    def contexts(root):
+        return [context(root / f"m{i}", seed=3, target="coarse", targets=bundle.targets, curriculum=c) for i, c in enumerate(curricula)]
+
+    straight = HierarchicalCnnModel(settings).fit_group(bundle.train, contexts(tmp_path / "a"))
+    calls = []
+    original = CnnEnsemble.train_epoch
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C during epoch 2, after epoch 1's checkpoint
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CnnEnsemble, "train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        HierarchicalCnnModel(settings).fit_group(bundle.train, contexts(tmp_path / "b"))
+    monkeypatch.setattr(CnnEnsemble, "train_epoch", original)
+    resumed_contexts = contexts(tmp_path / "b")
+    assert resumed_contexts[0].load_checkpoint()["engine"]["epochs_done"] == 1
+    resumed = HierarchicalCnnModel(settings).fit_group(bundle.train, resumed_contexts)
+    for a, b in zip(straight, resumed):
+        for target in ("coarse", "fine"):
+            np.testing.assert_array_equal(a.predict(test)[target], b.predict(test)[target])
 
 
 # -- studies -----------------------------------------------------------------------------------------
@@ -277,6 +291,8 @@ def test_quick_study_end_to_end(tmp_path):
     masked = fed["curriculum.with.mask_epochs"].astype(str) == "1"
     assert (fed[masked]["value"] == 0).all() and (fed[~masked]["value"] > 0).all()
     assert sorted(p.name for p in (run_dir / "figures").glob("*.png")) == ["coarse-accuracy.png", "fine-top3.png"]
-    # One shared pass per training size: the four curricula of a size share a cell seed.
+    # One shared pass per training size: the four curricula of a size share a cell seed, and the
+    # kernel handed them to the model together.
     seeds = final.groupby("train_size")["seed"].nunique()
     assert (seeds == 1).all()
+    assert (run_dir / "run.log").read_text().count("(4 cells together)") == 2
