@@ -9,13 +9,20 @@ posterior means [μ_F, μ_C].
 
 Simplification, stated plainly: FraGVAE's encoders are graph networks and its decoders
 rebuild the molecular graph; here both encoders read count vectors (bag of fragments, bag of
-connections) through MLPs and the decoders rebuild those counts, not the graph. This keeps
-pretraining on a 100k-molecule MOSES sample well within 15 CPU-minutes (4.6 min measured on
-2 threads, `benchmarks/fragment_vae_pretraining.py`).
+connections) through MLPs and the decoders rebuild those counts, not the graph.
+
+Training (``_vae``): a one-cycle learning-rate schedule to convergence, a KL weight β warmed up
+over the first third of the epochs, a free-bits floor per latent dimension so that no dimension
+collapses to the prior, and a linear head from the posterior means to RDKit properties computed
+from each corpus molecule's structure (by default every PubChem-style property of the ``esol``
+dataset except Crippen logP and molar refractivity, which share Crippen's atom typing, and the
+slow Bertz complexity). logP is left out on purpose: the quality report's linear probe for
+Crippen logP then measures how well the latent carries a property it was not trained on.
 
 The encoder is pretrained once per parameter set on a drug-like corpus (MOSES) and kept in
-the cache; pretraining reports reconstruction quality against a chance baseline and a
-linear-probe R² for Crippen logP on held-out molecules.
+the cache, keyed by the parameters, the corpus file's content digest and the library versions;
+pretraining reports the loss curve, reconstruction against a chance baseline, the logP probe,
+and the latent dimensions that stay inactive.
 """
 
 from __future__ import annotations
@@ -27,90 +34,66 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import torch
-from pydantic import Field
-from rdkit.Chem import Crippen
-from sklearn.linear_model import RidgeCV
-from sklearn.metrics import r2_score
-from torch import nn
+from pydantic import Field, field_validator
 
 import workbench
-from workbench import Bundle, CellContext, ComponentError, Representation, Table, TargetInfo
+from workbench import Bundle, CellContext, ComponentError, Representation, Table
 
-from .datasets import read_esol
-from .descriptors import parse_smiles
-from .fragments import Featurizer, atom_fragments, build_vocabulary
+from .datasets import ESOL_SHA256, read_esol
+from .properties import PROPERTY_NAMES
+from .representations import esol_contract_bundle, table_molecules
 
 MOSES_TRAIN = "moses/train.csv.gz"
 MOSES_SHA256 = "786f0313aa6b9ba5514df685f885742a70ea8d86f1a4fa48115f7f80a634265c"
-RECORDED = ("logp_probe_r2", "fragment_count_mae", "fragment_count_mae_chance")
-
-
-def mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.SiLU())
-    return nn.Sequential(*layers)
-
-
-class FragmentVAENet(nn.Module):
-    """Encoders q(Z_F | F), q(Z_C | F, C); decoders p(F | Z_F), p(C | Z_F, Z_C)."""
-
-    def __init__(self, n_fragments: int, n_connectivity: int, z_fragments: int, z_connectivity: int, hidden: int):
-        super().__init__()
-        self.encode_f = mlp([n_fragments, hidden, hidden, 2 * z_fragments])
-        self.encode_c = mlp([n_fragments + n_connectivity, hidden, hidden, 2 * z_connectivity])
-        self.decode_f = mlp([z_fragments, hidden, hidden, n_fragments])
-        self.decode_c = mlp([z_fragments + z_connectivity, hidden, hidden, n_connectivity])
-
-    def encode(self, F: torch.Tensor, C: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        # log1p: counts span 0..~30, the log keeps large counts from dominating the encoder.
-        f, c = torch.log1p(F), torch.log1p(C)
-        mu_f, logvar_f = self.encode_f(f).chunk(2, dim=1)
-        mu_c, logvar_c = self.encode_c(torch.cat([f, c], 1)).chunk(2, dim=1)
-        return mu_f, logvar_f, mu_c, logvar_c
-
-    def decode(self, z_f: torch.Tensor, z_c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log Poisson rates of the fragment and connectivity counts."""
-        return self.decode_f(z_f), self.decode_c(torch.cat([z_f, z_c], 1))
-
-
-def kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
-
-
-def poisson_nll(log_rate: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    return (log_rate.exp() - counts * log_rate).sum(1)
-
-
-def exact_rate(predicted: np.ndarray, counts: np.ndarray) -> float:
-    """Fraction of molecules whose whole count vector is reproduced exactly."""
-    return float(np.mean(np.all(predicted == counts, axis=1)))
+RECORDED = ("logp_probe_r2", "fragment_count_mae", "fragment_count_mae_chance", "inactive_dimensions_esol")
+HEAD_PROPERTIES = ["molecular_weight", "tpsa", "h_bond_donors", "h_bond_acceptors", "rotatable_bonds", "heavy_atoms",
+                   "formal_charge", "rings", "aromatic_rings", "fraction_sp3", "stereocenters", "heteroatoms"]
+INACTIVE_NATS = 0.01  # a latent dimension carrying less KL than this on average is inactive
+FORMAT_VERSION = 2  # bump when the training code changes what a parameter set produces
 
 
 class FragmentVAE(Representation):
     name = "fragment-vae"
     summary = "Fragment VAE in the spirit of FraGVAE (thesis §2.2.2): posterior means [Z_F, Z_C], pretrained on MOSES and cached."
+    frameworks = ("torch",)
 
     class Params(workbench.Params):
         corpus: Literal["moses", "esol"] = Field(default="moses", description="pretraining molecules: a MOSES sample (data directory) or the packaged ESOL molecules (small; tests)")
         corpus_size: int = Field(default=100_000, ge=50, description="molecules drawn from the corpus (5% of them held out for the quality report)")
         vocabulary_size: int = Field(default=500, ge=8, description="most frequent atom-centred fragments kept (others count under their centre atom)")
         pair_bins: int = Field(default=512, ge=8, description="hash bins for fragment pairs across bonds")
-        z_fragments: int = Field(default=32, ge=1, description="dimension of Z_F (bag of fragments)")
+        z_fragments: int = Field(default=96, ge=1, description="dimension of Z_F (bag of fragments)")
         z_connectivity: int = Field(default=32, ge=1, description="dimension of Z_C (connectivity)")
         hidden: int = Field(default=256, ge=8, description="width of the encoder and decoder MLPs")
-        epochs: int = Field(default=15, ge=1, description="pretraining epochs")
+        encoder_input: Literal["log", "counts"] = Field(default="log", description="what the encoders read: log(1 + counts) or the counts")
+        epochs: int = Field(default=40, ge=1, description="pretraining epochs")
         batch_size: int = Field(default=128, ge=8, description="pretraining batch size")
-        learning_rate: float = Field(default=1e-3, gt=0, description="Adam learning rate")
-        beta: float = Field(default=0.1, ge=0, description="weight of the KL terms (after a linear warm-up over the first third of the epochs)")
+        learning_rate: float = Field(default=1e-3, gt=0, description="Adam learning rate (the peak of the one-cycle schedule)")
+        schedule: Literal["one-cycle", "constant"] = Field(
+            default="one-cycle", description="learning rate: one-cycle (warm-up over 10% of the steps, then cosine decay to ~0) or constant"
+        )
+        beta: float = Field(default=0.02, ge=0, description="weight of the KL terms (after a linear warm-up)")
+        warmup_fraction: float = Field(default=1 / 3, ge=0, le=1, description="fraction of the epochs over which β rises linearly to its value")
+        free_bits: float = Field(default=0.1, ge=0, description="KL per latent dimension (nats, batch mean) below which it is not penalised (0: off)")
+        property_head: list[str] = Field(
+            default_factory=lambda: list(HEAD_PROPERTIES),
+            description="RDKit properties (columns of the esol dataset) a linear head predicts from the posterior means during "
+                        "pretraining ([]: no head); logp is left out by default so the logP probe tests transfer",
+        )
+        property_weight: float = Field(default=1.0, ge=0, description="weight of the property head's squared error (standardised units)")
         seed: int = Field(default=0, description="seed of the corpus sample and the training; fixed so every cell shares one pretrained encoder")
         add_targets: list[str] = Field(
             default_factory=list,
             description="targets appended as extra columns, as raw's add_targets (thesis §2.3.2 fairness; they count as seen labels)",
         )
+
+        @field_validator("property_head")
+        @classmethod
+        def _known_properties(cls, value: list[str]) -> list[str]:
+            unknown = [name for name in value if name not in PROPERTY_NAMES]
+            if unknown:
+                raise ValueError(f"unknown properties {unknown}; choose from {list(PROPERTY_NAMES)}")
+            return value
 
     def seen_labels(self) -> frozenset[str]:
         return frozenset(self.params.add_targets)
@@ -119,150 +102,110 @@ class FragmentVAE(Representation):
         """The parameters that determine the pretrained encoder (not the appended labels)."""
         return self.params.model_dump(exclude={"add_targets"})
 
+    def _settings(self):
+        from ._vae import Settings
+
+        p = self.params
+        return Settings(z_fragments=p.z_fragments, z_connectivity=p.z_connectivity, hidden=p.hidden, encoder_input=p.encoder_input,
+                        epochs=p.epochs, batch_size=p.batch_size, learning_rate=p.learning_rate, schedule=p.schedule, beta=p.beta,
+                        warmup_fraction=p.warmup_fraction, free_bits=p.free_bits, property_weight=p.property_weight, seed=p.seed)
+
     @classmethod
     def contract_params(cls) -> list[dict]:
-        return [{"corpus": "esol", "corpus_size": 200, "vocabulary_size": 50, "pair_bins": 32, "hidden": 32, "epochs": 2, "z_fragments": 3, "z_connectivity": 2}]
+        return [{"corpus": "esol", "corpus_size": 200, "vocabulary_size": 50, "pair_bins": 32, "hidden": 32, "epochs": 2, "z_fragments": 3,
+                 "z_connectivity": 2, "property_head": ["heavy_atoms", "rings"]}]
 
     @classmethod
     def contract_bundle(cls, rng: np.random.Generator) -> Bundle:
-        frame, _, _ = read_esol()
-        rows = rng.choice(len(frame), 40, replace=False)
-        samples = frame.iloc[rows][["smiles"]].reset_index(drop=True)
-        y = frame["measured log solubility in mols per litre"].to_numpy()[rows]
-        table = Table(np.zeros((40, 1)), {"y": y}, samples)
-        return Bundle(train=table.take(np.arange(30)), evaluations={"test": table.take(np.arange(30, 40))}, targets={"y": TargetInfo("regression")})
+        return esol_contract_bundle(rng)
 
     # -- pretraining ---------------------------------------------------------------------
-    def _corpus(self, context: CellContext) -> list[str]:
+    def _corpus(self, context: CellContext) -> tuple[list[str], str]:
+        """The corpus' SMILES and the content digest of the file they come from."""
         p = self.params
         if p.corpus == "esol":
-            smiles = read_esol()[0]["smiles"].tolist()
+            smiles, digest = read_esol()[0]["smiles"].tolist(), ESOL_SHA256
         else:
             path = context.data.find("MOSES", [MOSES_TRAIN], sha256=MOSES_SHA256,
                                      how_to_get="MOSES is on PyPI (molsets) and GitHub (molecularsets/moses); or use `corpus: esol`.")
-            smiles = pd.read_csv(path)["SMILES"].tolist()
+            smiles, digest = pd.read_csv(path)["SMILES"].tolist(), context.data.digest(path)
         if p.corpus_size < len(smiles):
             rows = np.random.default_rng(p.seed).choice(len(smiles), p.corpus_size, replace=False)
             smiles = [smiles[i] for i in np.sort(rows)]
-        return smiles
+        return smiles, digest
 
-    def _pretrain(self, directory: Path, context: CellContext) -> None:
+    def _pretrain(self, smiles: list[str], directory: Path, context: CellContext) -> None:
+        from rdkit.Chem import Crippen
+
+        from . import _vae
+        from .descriptors import PROPERTY_FUNCTIONS, parse_smiles
+        from .fragments import Featurizer
+
         p = self.params
         started = time.perf_counter()
-        smiles = self._corpus(context)
         mols = [m for m in parse_smiles(smiles) if m is not None and m.GetNumAtoms() > 0]
-        with context.progress("fragmenting corpus", total=len(mols)) as bar:
-            fragments = []
-            for i, mol in enumerate(mols):
-                fragments.append(atom_fragments(mol))
-                if i % 1000 == 999:
-                    bar.advance(1000)
-        rng = np.random.default_rng(p.seed)
-        order = rng.permutation(len(mols))
+        if len(mols) < len(smiles):
+            context.note(f"fragment-vae: {len(smiles) - len(mols)} of {len(smiles)} corpus SMILES do not parse (or are empty) and were left out")
+        order = np.random.default_rng(p.seed).permutation(len(mols))
         # 5% held out; at least a quarter (up to 500) of a small corpus, so the probe has data.
         n_hold = max(len(mols) // 20, min(len(mols) // 4, 500))
         hold, train = order[:n_hold], order[n_hold:]
-        vocabulary = build_vocabulary((fragments[i] for i in train), p.vocabulary_size)
-        featurize = Featurizer(vocabulary, p.pair_bins)
-        F, C = featurize(mols, fragments)
-        logp = np.array([Crippen.MolLogP(m) for m in (mols[i] for i in hold)])
-        featurized = time.perf_counter() - started
-
-        with torch.random.fork_rng():
-            torch.manual_seed(p.seed)
-            net = FragmentVAENet(featurize.n_fragments, featurize.n_connectivity, p.z_fragments, p.z_connectivity, p.hidden)
-            optimizer = torch.optim.Adam(net.parameters(), lr=p.learning_rate)
-            Ft, Ct = torch.from_numpy(F[train]), torch.from_numpy(C[train])
-            generator = torch.Generator().manual_seed(p.seed)
-            history = []
-            with context.progress("pretraining fragment VAE", total=p.epochs) as bar:
-                for epoch in range(p.epochs):
-                    beta = p.beta * min(1.0, (epoch + 1) / max(1, p.epochs / 3))
-                    perm = torch.randperm(len(Ft), generator=generator)
-                    total = 0.0
-                    for start in range(0, len(perm), p.batch_size):
-                        idx = perm[start:start + p.batch_size]
-                        f, c = Ft[idx], Ct[idx]
-                        mu_f, lv_f, mu_c, lv_c = net.encode(f, c)
-                        z_f = mu_f + torch.randn(mu_f.shape, generator=generator) * (0.5 * lv_f).exp()
-                        z_c = mu_c + torch.randn(mu_c.shape, generator=generator) * (0.5 * lv_c).exp()
-                        rate_f, rate_c = net.decode(z_f, z_c)
-                        loss = (poisson_nll(rate_f, f) + poisson_nll(rate_c, c) + beta * (kl(mu_f, lv_f) + kl(mu_c, lv_c))).mean()
-                        optimizer.zero_grad()
-                        loss.backward()
-                        optimizer.step()
-                        total += float(loss.detach()) * len(idx)
-                    history.append(total / len(perm))
+        with context.progress("fragmenting corpus", total=len(mols)) as bar:
+            vocabulary, F, C = _vae.featurize_corpus(mols, p.vocabulary_size, p.pair_bins, train, bar.advance)
+        properties = None
+        if p.property_head:
+            with context.progress("corpus properties for the head", total=len(p.property_head)) as bar:
+                columns = []
+                for name in p.property_head:
+                    columns.append([float(PROPERTY_FUNCTIONS[name](mol)) for mol in mols])
                     bar.advance(1)
-        report = self._quality(net, F[hold], C[hold], F[train], C[train], logp)
-        report.update(corpus_molecules=len(mols), held_out=int(n_hold), vocabulary=len(vocabulary),
-                      featurize_seconds=featurized, seconds=time.perf_counter() - started, loss_history=history)
-        torch.save(net.state_dict(), directory / "model.pt")
+            properties = np.asarray(columns, dtype=np.float64).T
+        logp = np.array([Crippen.MolLogP(mols[i]) for i in hold])
+        esol_F, esol_C = Featurizer(vocabulary, p.pair_bins)(read_esol()[1])
+        prepared = time.perf_counter() - started
+        with context.progress("pretraining fragment VAE", total=p.epochs) as bar:
+            net, history = _vae.pretrain(self._settings(), F, C, properties, train, hold, lambda: bar.advance(1))
+        report = _vae.quality(net, F[hold], C[hold], F[train].mean(0), C[train].mean(0), logp,
+                              None if properties is None else properties[hold], esol_F, esol_C, INACTIVE_NATS)
+        report.update(corpus_molecules=len(mols), held_out=int(n_hold), vocabulary=len(vocabulary), prepare_seconds=prepared,
+                      seconds=time.perf_counter() - started, loss_history=history)
+        _vae.save_weights(net, directory / "weights.npz")
         (directory / "vocabulary.json").write_text(json.dumps(list(vocabulary)))
         (directory / "report.json").write_text(json.dumps(report, indent=1))
 
-    @staticmethod
-    @torch.no_grad()
-    def _quality(net: FragmentVAENet, F: np.ndarray, C: np.ndarray, F_train: np.ndarray, C_train: np.ndarray, logp: np.ndarray) -> dict:
-        """Reconstruction of held-out molecules from their posterior means, against the chance
-        baseline of predicting every molecule as the training corpus' mean counts; and how
-        much of Crippen logP a linear probe reads off the latent means."""
-        net.eval()
-        Ft, Ct = torch.from_numpy(F), torch.from_numpy(C)
-        mu_f, _, mu_c, _ = net.encode(Ft, Ct)
-        rate_f, rate_c = (r.exp().numpy() for r in net.decode(mu_f, mu_c))
-        # Predicted counts: the decoded Poisson rates rounded to integers.
-        pred_f, pred_c = np.round(rate_f), np.round(rate_c)
-        chance_f = np.broadcast_to(np.round(F_train.mean(0)), F.shape)
-        chance_c = np.broadcast_to(np.round(C_train.mean(0)), C.shape)
-        latent = torch.cat([mu_f, mu_c], 1).numpy()
-        half = len(latent) // 2
-        probe = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(latent[:half], logp[:half])
-        return {
-            "fragment_bag_exact": exact_rate(pred_f, F), "fragment_bag_exact_chance": exact_rate(chance_f, F),
-            "fragment_count_mae": float(np.abs(pred_f - F).sum(1).mean()), "fragment_count_mae_chance": float(np.abs(chance_f - F).sum(1).mean()),
-            "connectivity_exact": exact_rate(pred_c, C), "connectivity_exact_chance": exact_rate(chance_c, C),
-            "connectivity_count_mae": float(np.abs(pred_c - C).sum(1).mean()), "connectivity_count_mae_chance": float(np.abs(chance_c - C).sum(1).mean()),
-            "logp_probe_r2": float(r2_score(logp[half:], probe.predict(latent[half:]))),
-        }
-
     def pretrained(self, context: CellContext) -> Path:
         """The cache directory of the pretrained encoder for these parameters (trained now if absent)."""
-        return context.cache.directory("fragment-vae", {"params": self._encoder_params(), "version": 1}, lambda d: self._pretrain(d, context))
+        import rdkit
+        import torch
+
+        smiles, digest = self._corpus(context)
+        key = {"params": self._encoder_params(), "corpus_sha256": digest, "version": FORMAT_VERSION,
+               "torch": torch.__version__, "rdkit": rdkit.__version__}
+        return context.cache.directory("fragment-vae", key, lambda d: self._pretrain(smiles, d, context))
 
     # -- representation -----------------------------------------------------------------
     def fit(self, train: Table, context: CellContext) -> None:
-        p = self.params
         directory = self.pretrained(context)
         self.vocabulary_ = tuple(json.loads((directory / "vocabulary.json").read_text()))
-        featurize = Featurizer(self.vocabulary_, p.pair_bins)
-        net = FragmentVAENet(featurize.n_fragments, featurize.n_connectivity, p.z_fragments, p.z_connectivity, p.hidden)
-        net.load_state_dict(torch.load(directory / "model.pt", weights_only=True))
-        self.state_ = {k: v.clone() for k, v in net.state_dict().items()}
+        with np.load(directory / "weights.npz", allow_pickle=False) as stored:
+            self.state_ = {name: stored[name] for name in stored.files}
         self.report_ = json.loads((directory / "report.json").read_text())
-        self.fill_ = label_fill(train, p.add_targets)
+        self.fill_ = label_fill(train, self.params.add_targets)
         # A few headline numbers go into every cell's results (the full report is in the
         # cache entry's report.json and the run log).
         for key in RECORDED:
             context.record(f"vae_{key}", self.report_[key], evaluation="pretraining")
-        context.log.info("fragment-vae pretraining report: %s", {k: v for k, v in self.report_.items() if k != "loss_history"})
+        context.log.info("fragment-vae pretraining report: %s",
+                         {k: v for k, v in self.report_.items() if k not in ("loss_history", "kl_per_dimension_esol")})
 
     def transform(self, table: Table, context: CellContext) -> np.ndarray:
-        if table.samples is None or "smiles" not in table.samples:
-            raise ComponentError("fragment-vae needs SMILES: the dataset must put a 'smiles' column in the table's samples")
+        from . import _vae
+        from .fragments import Featurizer
+
         p = self.params
-        mols = parse_smiles(table.samples["smiles"].tolist())
-        bad = [s for s, m in zip(table.samples["smiles"], mols) if m is None]
-        if bad:
-            raise ComponentError(f"fragment-vae: RDKit cannot parse {len(bad)} SMILES, e.g. {bad[:3]}; drop them in the dataset")
-        featurize = Featurizer(self.vocabulary_, p.pair_bins)
-        F, C = featurize(mols)
-        net = FragmentVAENet(featurize.n_fragments, featurize.n_connectivity, p.z_fragments, p.z_connectivity, p.hidden)
-        net.load_state_dict(self.state_)
-        net.eval()
-        with torch.no_grad():
-            mu_f, _, mu_c, _ = net.encode(torch.from_numpy(F), torch.from_numpy(C))
-        latent = torch.cat([mu_f, mu_c], 1).numpy().astype(np.float64)
+        _, mols = table_molecules(table, "fragment-vae")
+        F, C = Featurizer(self.vocabulary_, p.pair_bins)(mols)
+        latent = _vae.encode(self.state_, self._settings(), F, C, len(p.property_head))
         return np.hstack([latent, label_columns(table, self.fill_)])
 
     def feature_names(self) -> tuple[str, ...] | None:

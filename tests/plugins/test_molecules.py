@@ -204,7 +204,13 @@ def test_fragment_vae_reconstructs_better_than_chance_and_carries_logp(tmp_path)
     assert out.shape == (10, 17)
     np.testing.assert_array_equal(out[:, -1], bundle.evaluations["test"].targets["y"])  # the appended label
     assert vae.seen_labels() == frozenset({"y"})
-    assert {r["metric"] for r in context.records} == {"vae_logp_probe_r2", "vae_fragment_count_mae", "vae_fragment_count_mae_chance"}
+    assert {r["metric"] for r in context.records} == {"vae_logp_probe_r2", "vae_fragment_count_mae", "vae_fragment_count_mae_chance",
+                                                      "vae_inactive_dimensions_esol"}
+    history = report["loss_history"]
+    assert len(history) == 25 and history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    assert history[-1]["held_out_loss"] < history[0]["held_out_loss"]
+    assert report["latent_dimensions"] == 16 and 0 <= report["inactive_dimensions_esol"] <= 16
+    assert len(report["kl_per_dimension_esol"]) == 16
 
 
 # -- PubChem client ----------------------------------------------------------------------
