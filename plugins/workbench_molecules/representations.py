@@ -2,11 +2,12 @@
 (ECFP-like) fingerprints. Both read the SMILES in the table's samples; RDKit is imported only
 when they compute something.
 
-Non-finite descriptor values (a descriptor RDKit cannot compute for a molecule, or one that
-overflows) are replaced by the column's median over the training molecules, and the run log
-says which columns and how many values; a column with no finite training value is set to 0.
-``Ipc`` (Bonchev's information content) overflows to 10^12 and beyond on ESOL-sized molecules,
-so it enters as log(1 + Ipc) unless ``log_ipc`` is off.
+Non-finite descriptor values (a descriptor RDKit cannot compute for a molecule, such as the
+Gasteiger-charge based ones for tellurium or xenon, or one that overflows) are replaced by the
+column's median over the training molecules, and a note in the run says which columns and how
+many values; a column with no finite training value is set to 0. ``Ipc`` (Bonchev's information
+content) reaches 10^12 on ESOL molecules and overflows on larger ones, so it enters as
+log(1 + Ipc) unless ``log_ipc`` is off.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ class RdkitDescriptors(Representation):
         missing = ~np.isfinite(values)
         if missing.any():
             columns = [self.names_[j] for j in np.flatnonzero(missing.any(axis=0))]
-            context.log.warning("rdkit-descriptors: %d non-finite value(s) in %d molecule(s), columns %s; replaced by the training median",
-                                int(missing.sum()), int(missing.any(axis=1).sum()), columns)
+            context.note(f"rdkit-descriptors: {int(missing.sum())} value(s) RDKit could not compute (NaN or infinite) in "
+                         f"{int(missing.any(axis=1).sum())} of {len(values)} molecules, columns {columns}; replaced by the training median")
         return np.where(missing, self.fill_[None, :], values)
 
     def feature_names(self) -> tuple[str, ...] | None:

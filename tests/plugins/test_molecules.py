@@ -14,7 +14,8 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from conftest import run_cli
-from workbench import CellContext, DataCorruptError, StudyError, Table
+from workbench import CellContext, ComponentError, DataCorruptError, StudyError, Table
+from workbench.registry import get_registry
 from workbench.study import load_study
 from workbench_molecules import pubchem
 from workbench_molecules.datasets import HAZARDS, SOLUBILITY, Esol, read_esol
@@ -24,6 +25,10 @@ from workbench_molecules.importance import ImportanceFingerprint, fingerprint, f
 from workbench_molecules.splits import scaffold_split
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def build(kind, name, **params):
+    return get_registry().build(kind, name, params)
 
 
 def props(smiles: str) -> dict[str, float]:
@@ -211,6 +216,51 @@ def test_fragment_vae_reconstructs_better_than_chance_and_carries_logp(tmp_path)
     assert history[-1]["held_out_loss"] < history[0]["held_out_loss"]
     assert report["latent_dimensions"] == 16 and 0 <= report["inactive_dimensions_esol"] <= 16
     assert len(report["kl_per_dimension_esol"]) == 16
+
+
+# -- the peers' representations --------------------------------------------------------------
+
+
+def smiles_table(smiles: list[str]) -> Table:
+    return Table(np.zeros((len(smiles), 1)), {}, pd.DataFrame({"smiles": smiles}))
+
+
+def test_rdkit_descriptors_values_and_non_finite_filling(tmp_path):
+    context = CellContext.standalone(0, cache_dir=tmp_path)
+    train = smiles_table(["c1ccccc1", "CCO", "CC(=O)O", "CCCCCC"])
+    representation = build("representation", "rdkit-descriptors")
+    representation.fit(train, context)
+    names = representation.feature_names()
+    values = dict(zip(names, representation.transform(smiles_table(["c1ccccc1"]), context)[0]))
+    assert len(names) > 200 and values["MolWt"] == pytest.approx(78.114, abs=1e-3) and values["NumAromaticRings"] == 1
+    assert values["Ipc"] == pytest.approx(np.log1p(34.40), abs=1e-3)  # log(1 + Ipc)
+    raw = build("representation", "rdkit-descriptors", log_ipc=False)
+    raw.fit(train, context)
+    assert dict(zip(names, raw.transform(smiles_table(["c1ccccc1"]), context)[0]))["Ipc"] == pytest.approx(34.40, abs=0.01)
+    # Methyl tellanide: RDKit has no Gasteiger parameters for Te, so the charge descriptors are
+    # NaN; they become the training median, and the run is told.
+    out = representation.transform(smiles_table(["C[Te]C", "CCO"]), context)
+    assert np.isfinite(out).all()
+    column = names.index("MaxPartialCharge")
+    train_values = representation.transform(train, CellContext.standalone(0, cache_dir=tmp_path))[:, column]
+    assert out[0, column] == pytest.approx(np.median(train_values))
+    assert any("MaxPartialCharge" in note and "training median" in note for note in context.notes)
+
+
+def test_morgan_counts_and_bits(tmp_path):
+    context = CellContext.standalone(0, cache_dir=tmp_path)
+    table = smiles_table(["CCO", "c1ccccc1O"])
+    counts = build("representation", "morgan-fingerprint", radius=0, n_bits=1024)
+    counts.fit(table, context)
+    out = counts.transform(table, context)
+    # Radius 0: one environment per heavy atom, so the counts add up to the heavy atoms.
+    np.testing.assert_array_equal(out.sum(axis=1), [3, 7])
+    bits = build("representation", "morgan-fingerprint", radius=2, n_bits=64, counts=False)
+    bits.fit(table, context)
+    assert set(np.unique(bits.transform(table, context))) <= {0.0, 1.0}
+    assert bits.feature_names()[0] == "morgan-0" and counts.feature_names()[0] == "morgan-count-0"
+    with pytest.raises(ComponentError, match="cannot parse"):
+        counts.transform(smiles_table(["C1CC("]), context)
 
 
 # -- PubChem client ----------------------------------------------------------------------
