@@ -108,6 +108,7 @@ class Esol(Dataset):
 
     def load(self, context: CellContext) -> Bundle:
         p = self.params
+        context.data.digest(PACKAGED_ESOL)  # recorded with the cell's data files (read_esol checks it)
         frame, mols, dropped = read_esol()
         if dropped:
             context.log.warning("esol: RDKit cannot parse %d molecule(s), dropped: %s", len(dropped), "; ".join(dropped))
