@@ -40,8 +40,8 @@ def main() -> None:
     history = report["loss_history"]
     last = history[-1]
     print(f"{len(history)} epochs: training loss {history[0]['train_loss']:.2f} → {last['train_loss']:.2f}; held-out loss "
-          f"{history[0]['held_out_loss']:.2f} → {last['held_out_loss']:.2f} (last 5 epochs: "
-          f"{history[-6]['held_out_loss'] - last['held_out_loss']:+.3f})" if len(history) > 5 else "")
+          f"{history[0]['held_out_loss']:.2f} → {last['held_out_loss']:.2f} (change over the last 5 epochs: "
+          f"{last['held_out_loss'] - history[-6]['held_out_loss']:+.3f})" if len(history) > 5 else "")
     print(f"held-out fragment-count error {report['fragment_count_mae']:.2f} vs chance {report['fragment_count_mae_chance']:.2f}; "
           f"connectivity {report['connectivity_count_mae']:.2f} vs {report['connectivity_count_mae_chance']:.2f}")
     print(f"linear-probe R² for Crippen logP on the latent means: {report['logp_probe_r2']:.3f} (logP is not among the head's "

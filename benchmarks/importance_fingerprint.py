@@ -8,7 +8,7 @@ Here: a 100-tree random forest on the ~15 RDKit properties for one label (log so
 for all 1,128 molecules; --source picks another), every molecule relaxed to 1/10 of the rows
 (the thesis' setting), all relaxations of a step batched into single predict calls, one thread.
 
-    python benchmarks/importance_fingerprint.py            # (wrap in flock /work/wt/cpu.lock)
+    python benchmarks/importance_fingerprint.py
 """
 
 from __future__ import annotations
