@@ -3,6 +3,8 @@ forest's gain (or loss) over it stacked on top, one panel per target."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,9 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def gain_table(results: pd.DataFrame, metric: str, evaluation: str, representation_axis: str, model_axis: str,
-               linear: str, forest: str, panel_axis: str | None) -> pd.DataFrame:
-    """Mean and std over replicates of ``metric`` per (panel, representation, model), with
-    the forest-minus-linear gain; representations in the order they first appear."""
+               linear: str, forest: str, panel_axis: str | None, order: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Mean and std over the pooled cells of ``metric`` per (panel, representation, model), with
+    the forest-minus-linear gain; within a panel, representations in the order of ``order``
+    ((panel, representation) pairs in the grid's order), else in the order they first appear."""
     final = results["step_name"].fillna("") == ""  # final values (no step), however the table was read
     rows = results[(results["metric"] == metric) & (results["evaluation"] == evaluation) & final]
     if panel_axis:
@@ -37,7 +40,14 @@ def gain_table(results: pd.DataFrame, metric: str, evaluation: str, representati
         out[f"{name}_std"] = wide[("std", model)].fillna(0.0)
         out[f"{name}_n"] = wide[("count", model)]
     out["forest_gain"] = out["forest_mean"] - out["linear_mean"]
-    return out.reset_index()
+    out = out.reset_index()
+    if order:
+        rank = {pair: i for i, pair in enumerate(order)}
+        panels = {v: i for i, v in enumerate(dict.fromkeys([panel for panel, _ in order] + list(out[panel_axis].astype(str) if panel_axis else [])))}
+        pairs = list(zip(out[panel_axis].astype(str) if panel_axis else [""] * len(out), out[representation_axis].astype(str)))
+        out = out.assign(_panel=[panels.get(panel, len(panels)) for panel, _ in pairs], _rank=[rank.get(pair, len(rank)) for pair in pairs])
+        out = out.sort_values(["_panel", "_rank"], kind="stable").drop(columns=["_panel", "_rank"]).reset_index(drop=True)
+    return out
 
 
 class RepresentationGain(Figure):
@@ -71,7 +81,11 @@ class RepresentationGain(Figure):
         needed = {p.representation_axis, p.model_axis} | ({p.panel_axis} if p.panel_axis else set())
         if results.empty or not needed <= set(results.columns):
             return None
-        table = gain_table(results, p.metric, p.evaluation, p.representation_axis, p.model_axis, p.linear, p.forest, p.panel_axis)
+        # Bars in the order the study lists the representations (the manifest keeps grid order).
+        coordinates = [c.get("coordinates", {}) for c in run.manifest.get("cells", [])]
+        order = [(re.sub(r"#\d+$", "", str(c.get(p.panel_axis))) if p.panel_axis else "", str(c.get(p.representation_axis))) for c in coordinates]
+        table = gain_table(results, p.metric, p.evaluation, p.representation_axis, p.model_axis, p.linear, p.forest, p.panel_axis,
+                           list(dict.fromkeys(order)))
         if table.empty:
             return None
         higher = self._higher_is_better()
@@ -105,8 +119,11 @@ class RepresentationGain(Figure):
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
         axes.flat[0].legend(fontsize="small", loc="best", framealpha=0.9)
-        default = (f"{p.metric} ({p.evaluation}): blue bar = linear model; orange segment = change to the random forest "
-                   f"(its far end is the forest's value;\n{'higher' if higher else 'lower'} is better; hatched = forest worse); mean ± std over replicates")
-        fig.suptitle(p.title or default, fontsize="small")
+        counts = set(table["linear_n"]) | set(table["forest_n"])
+        pooled = f"the {int(next(iter(counts)))} cells of each bar" if len(counts) == 1 else "the cells of each bar"
+        default = (f"{p.metric} ({p.evaluation}): blue bar = linear model; orange segment = change to the random forest (its far end "
+                   f"is the forest's value; {'higher' if higher else 'lower'} is better; hatched = forest worse); mean ± std over {pooled}")
+        # Wrapped to the figure's width (about 16 characters per inch at this font size).
+        fig.suptitle(textwrap.fill(p.title or default, width=int(16 * fig.get_figwidth())), fontsize="small")
         fig.tight_layout()
         return fig

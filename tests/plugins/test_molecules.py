@@ -263,6 +263,23 @@ def test_morgan_counts_and_bits(tmp_path):
         counts.transform(smiles_table(["C1CC("]), context)
 
 
+def test_gain_table_by_hand_in_the_grids_order_per_panel():
+    from workbench_molecules.figures import gain_table
+
+    rows = []
+    for target, reps in (("a", ["raw", "peer"]), ("b", ["frag", "raw", "peer"])):
+        for rep in reps:
+            for model, values in (("linear", [0.6, 0.6]), ("forest", [0.7, 0.8])):
+                rows += [{"target": target, "representation": rep, "model": model, "metric": "roc-auc", "evaluation": "test",
+                          "step_name": "", "value": v} for v in values]
+    order = [("a", "raw"), ("a", "peer"), ("b", "frag"), ("b", "raw"), ("b", "peer")]
+    table = gain_table(pd.DataFrame(rows[::-1]), "roc-auc", "test", "representation", "model", "linear", "forest", "target", order)
+    assert list(zip(table["target"], table["representation"])) == order  # grid order, not the results' order
+    np.testing.assert_allclose(table["forest_gain"], 0.15)
+    np.testing.assert_allclose(table["forest_std"], np.std([0.7, 0.8], ddof=1))
+    assert (table["linear_n"] == 2).all()
+
+
 # -- PubChem client ----------------------------------------------------------------------
 
 
