@@ -172,7 +172,7 @@ class Esol(Dataset):
         """The six labels per kept ESOL row: 0/1 where known, NaN where unknown."""
         path = context.data.find(
             "ESOL GHS hazard labels", [GHS_LABELS], explicit=self.params.hazard_labels_path, sha256=GHS_SHA256,
-            how_to_get="It is derived from PubChem and other GHS sources (shared/data/SOURCES.md §4); "
+            how_to_get="It is derived from PubChem and other GHS sources (docs/molecules.md, dataset esol); "
                        "or use `labels: solubility`, or `source: pubchem` to fetch pictograms from PubChem.",
         )
         try:
