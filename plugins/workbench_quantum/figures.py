@@ -189,7 +189,7 @@ class CorrelationByFamily(Figure):
         width = 0.8 / len(groups)
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(families) * max(1, len(groups) / 2)), 4.5))
+        fig, ax = plt.subplots(figsize=(min(16, max(6, 1.1 * len(families) * max(1, len(groups) / 2))), 4.5))
         for i, group in enumerate(groups):
             part = stats[stats["group"] == group].set_index("evaluation").reindex(families)
             ax.bar(np.arange(len(families)) + (i - (len(groups) - 1) / 2) * width, part["mean"], width, yerr=part["std"], capsize=2, label=group)
