@@ -578,6 +578,8 @@ def test_the_documented_scenario_file_and_potentials_are_valid():
     docs = (REPO / "docs" / "quantum.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", docs, flags=re.S)
     scenario = read_scenario(yaml.safe_load(next(b for b in blocks if "frames: 400" in b)))
+    for path in (REPO / "studies" / "scenarios").glob("*.yaml"):  # the example scenario files
+        assert read_scenario(path).potential.kind != "none"
     assert scenario.frames == 400 and [t.kind for t in scenario.potential.terms] == ["gaussian", "expression"]
     # The potentials block shows one form per `potential:` entry; each must validate and evaluate.
     forms = re.split(r"\n(?=potential:)", textwrap.dedent(next(b for b in blocks if "kind: array" in b)).strip())
