@@ -1,26 +1,37 @@
-"""Every built-in component, found through the entry points, honours the component contract.
+"""Every built-in component, found through the entry points, honours the component contract,
+check by check (one failure does not hide the others); every built-in plugin module registers
+something and imports no heavy library.
 
 A new built-in plugin is checked here as soon as it registers: nothing to add.
 """
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import pytest
 
-from workbench import DataNotFoundError
-from workbench.testing import check, registered
+from workbench import DISTRIBUTION, DataNotFoundError
+from workbench.testing import check_plugin, parametrize_with_checks, registered
 
-BUILTINS = registered(distribution="workbench")
+BUILTINS = registered(distribution=DISTRIBUTION)
+PLUGIN_MODULES = sorted(ep.value for ep in metadata.entry_points(group="workbench.plugins")
+                        if ep.dist is not None and ep.dist.metadata["Name"] == DISTRIBUTION)
 
 
 def test_every_kind_of_builtin_is_present():
     kinds = {entry.kind for entry in BUILTINS}
-    assert {"dataset", "representation", "model", "metric", "figure"} <= kinds
+    assert {"dataset", "representation", "model", "metric", "figure", "executor"} <= kinds
 
 
-@pytest.mark.parametrize("entry", BUILTINS, ids=lambda e: f"{e.kind}:{e.name}")
-def test_builtin_honours_the_contract(entry, tmp_path):
+@parametrize_with_checks([entry.cls for entry in BUILTINS])
+def test_builtin_honours_the_contract(component, check, tmp_path):
     try:
-        check(entry.cls, work_dir=tmp_path)
+        check(tmp_path)
     except DataNotFoundError as error:
         pytest.skip(f"data not present: {error}")
+
+
+@pytest.mark.parametrize("module", PLUGIN_MODULES)
+def test_builtin_plugin_registers_components_and_imports_light(module):
+    check_plugin(module)

@@ -40,3 +40,27 @@ def test_the_contributing_example_component_passes_the_contract_checks(tmp_path,
     import contributing_example
 
     check(contributing_example.Ridge, work_dir=tmp_path / "work")
+
+
+MACHINE_PATTERNS = (r"/work/", r"/tmp/", r"/root/", r"/home/\w", r"cpu\.lock", r"flock /", r"worktree", r"\bwt/", r"scratch/",
+                    r"\bissue-\w+")
+"""Traces of the development machine a reader could not follow: its paths, lock files, worktree
+and branch names."""
+
+
+def test_docs_benchmarks_and_studies_hold_no_paths_of_the_development_machine():
+    files = [REPO / "README.md", REPO / "CONTRIBUTING.md", *(REPO / "docs").rglob("*.md"), *(REPO / "benchmarks").rglob("*.py"),
+             *(REPO / "studies").rglob("*.yaml")]
+    found = []
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if any(re.search(pattern, line) for pattern in MACHINE_PATTERNS):
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:100]}")
+    assert not found, "\n".join(found)
+
+
+def test_user_facing_messages_do_not_cite_files_outside_the_repository():
+    sources = [p for p in (REPO / "plugins").rglob("*.py")] + [p for p in (REPO / "workbench").rglob("*.py")]
+    cited = [f"{p.relative_to(REPO)}:{n}" for p in sources for n, line in enumerate(p.read_text().splitlines(), 1)
+             if "SOURCES.md" in line and ('"' in line or "'" in line) and not line.strip().startswith("#")]
+    assert not cited, cited

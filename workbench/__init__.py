@@ -6,6 +6,10 @@ The public API for plugin authors lives here; see CONTRIBUTING.md.
 
 from importlib.metadata import PackageNotFoundError, version
 
+DISTRIBUTION = "deml-workbench"
+"""The name on the package index (``pip install deml-workbench``); ``workbench`` there is an
+unrelated project. The import package and the command stay ``workbench``."""
+
 from .bundle import Bundle, Table, TargetInfo
 from .cache import Cache
 from .components import (
@@ -30,7 +34,7 @@ from .hookspecs import hookimpl
 from .registry import get_registry
 
 try:
-    __version__ = version("workbench")
+    __version__ = version(DISTRIBUTION)
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 

@@ -68,6 +68,7 @@ class CellOutcome:
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 # -- seeding ----------------------------------------------------------------------------------
@@ -81,8 +82,25 @@ def _seed_torch(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-FRAMEWORK_SEEDERS = {"torch": _seed_torch}
+def _pin_sklearn(seed: int, threads: int) -> None:
+    import sklearn  # noqa: F401  (scikit-learn has no global generator: estimators take random_state)
+
+
+FRAMEWORK_SEEDERS = {"torch": _seed_torch, "sklearn": _pin_sklearn}
 """How the kernel seeds and pins each framework a component may declare in ``frameworks``."""
+
+FRAMEWORK_MODULES = {"torch": ("torch",), "sklearn": ("sklearn", "sklearn.base", "sklearn.utils.validation")}
+"""What worker processes import once, before they are forked, for each declared framework."""
+
+
+def pin_threads(threads: int) -> None:
+    """Limit the BLAS and OpenMP thread pools of this process (numpy, SciPy, scikit-learn) to the
+    cell's share of the CPUs, so that N cells at once do not run N × CPUs threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=max(1, threads))
 
 
 def seed_everything(seed: int, threads: int, frameworks: Sequence[str] = ()) -> None:
@@ -92,6 +110,7 @@ def seed_everything(seed: int, threads: int, frameworks: Sequence[str] = ()) -> 
     so a cell of scikit-learn components never pays for importing torch."""
     random.seed(seed)
     np.random.seed(seed)
+    pin_threads(threads)
     for name, seeder in FRAMEWORK_SEEDERS.items():
         if name in frameworks or name in sys.modules:
             seeder(seed, threads)
@@ -161,6 +180,7 @@ def score_table(
                 truth = truth.astype(np.int64)
         if len(truth) == 0:
             continue
+        check_finite(prediction, spec, evaluation)
         value = metric.score(truth, prediction, info)
         label = spec.display()
         n = len(truth)
@@ -173,11 +193,33 @@ def score_table(
     return rows
 
 
+def check_finite(prediction: Any, spec: MetricSpec, evaluation: str) -> None:
+    """The one policy for non-finite predictions: refused, never scored (metrics would turn
+    them into NaN, an error, or the best or worst rank, each differently)."""
+    try:
+        values = np.asarray(prediction)
+    except (TypeError, ValueError):
+        return
+    if values.dtype.kind in "fc":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            rows = np.flatnonzero(bad.reshape(len(values), -1).any(axis=1)) if values.ndim else np.array([0])
+            shown = ", ".join(str(int(r)) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            raise ComponentError(f"the model predicted NaN or infinite values for {len(rows)} of {len(values) if values.ndim else 1} "
+                                 f"{evaluation} samples (rows {shown}), so metric {spec.display()!r} cannot score them; "
+                                 "check the model's inputs and settings (a diverged fit?)")
+
+
 def prepare_bundle(bundle: Bundle, plan: CellPlan, context: CellContext) -> Bundle:
-    """Drop samples missing the target and draw the training subset, as the plan asks. The
-    validation and evaluation tables do not depend on ``train_size``: a learning curve is
-    scored on one fixed test set."""
+    """Drop samples missing the target and draw the training subset, as the plan asks. Every
+    dropped sample is reported in a note. The validation and evaluation tables do not depend on
+    ``train_size``: a learning curve is scored on one fixed test set."""
+    before = {role: len(table) for role, table in bundle.tables()}
     bundle = bundle.drop_missing(plan.target)
+    dropped = {role: before[role] - len(table) for role, table in bundle.tables() if before[role] != len(table)}
+    if dropped:
+        where = ", ".join(f"{n} of {before[role]} {role}" for role, n in dropped.items())
+        context.note(f"{where} samples have no {plan.target!r} value and were left out")
     if plan.train_size is not None:
         rng = np.random.default_rng(context.derive_seed("train_size", plan.train_size))
         bundle = bundle.subsample_train(plan.train_size, rng)
@@ -234,12 +276,13 @@ def run_task(task: CellTask, sink: ProgressSink | None = None) -> list[CellOutco
     outcomes = []
     for plan in plans:
         cell_dir = run_dir / "cells" / plan.id
-        rows = rows_by_cell[plan.id]
+        rows, notes, files = rows_by_cell[plan.id]
         atomic.write_json_checked(cell_dir / RESULT_FILE, {"cell": plan.id, "seed": plan.seed, "coordinates": plan.coordinates,
-                                                   "seconds": seconds, "data": data, "rows": rows})
+                                                           "seconds": seconds, "data": data, "data_files": files, "notes": notes,
+                                                           "rows": rows})
         (cell_dir / ERROR_FILE).unlink(missing_ok=True)
         log.getChild(plan.id).info("cell finished in %.1f s", seconds)
-        outcomes.append(CellOutcome(plan.id, True, rows, seconds))
+        outcomes.append(CellOutcome(plan.id, True, rows, seconds, notes=notes))
     return outcomes
 
 
@@ -273,8 +316,9 @@ def _context(task: CellTask, plan: CellPlan, built: dict[str, Any], sink: Progre
     )
 
 
-def _compute(task: CellTask, plans: list[CellPlan], sink: ProgressSink, log: logging.Logger) -> tuple[dict[str, list[dict[str, Any]]], str]:
-    """Every cell's result rows, and the dataset's description of the data (its split)."""
+def _compute(task: CellTask, plans: list[CellPlan], sink: ProgressSink, log: logging.Logger) -> tuple[dict[str, tuple[list[dict[str, Any]], list[str], dict[str, str]]], str]:
+    """Every cell's result rows, notes and data files read (with their sha256), and the
+    dataset's description of the data (its split)."""
     members = [build(plan) for plan in plans]
     lead_plan, lead = plans[0], members[0]
     frameworks = sorted({f for built in members for c in _components(built) for f in c.frameworks})
@@ -303,6 +347,8 @@ def _compute(task: CellTask, plans: list[CellPlan], sink: ProgressSink, log: log
             bundle = bundle.map_tables(lambda _, table: table.with_inputs(representation.transform(table, context)))
             feature_names = representation.feature_names()
         scored_tables = [(name, table) for name, table in bundle.tables() if name != "train"]
+        for c in contexts[1:]:  # siblings share the data, and what was said about it
+            c.notes.extend(n for n in context.notes if n not in c.notes)
         for plan, built, c in zip(plans, members, contexts):
             c.targets = dict(bundle.targets)
             c.feature_names = feature_names
@@ -321,13 +367,13 @@ def _compute(task: CellTask, plans: list[CellPlan], sink: ProgressSink, log: log
             if len(fitted) != len(plans):
                 raise ComponentError(f"model {lead_plan.model.use!r}: fit_group returned {len(fitted)} models for {len(plans)} cells")
         stages.advance(1, stage="scoring")
-        out: dict[str, list[dict[str, Any]]] = {}
+        out: dict[str, tuple[list[dict[str, Any]], list[str], dict[str, str]]] = {}
         for plan, built, c, m in zip(plans, members, contexts, fitted):
             rows = list(c.records)
             for name, table in scored_tables:
                 rows.extend(score_table(built["metrics"], m.predict(table), table, name, plan.target, bundle.targets))
             c.clear_checkpoint()
-            out[plan.id] = rows
+            out[plan.id] = (rows, list(c.notes), {**context.data.files_read, **c.data.files_read})
         stages.advance(1, stage="done")
     return out, bundle.description
 

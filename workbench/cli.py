@@ -38,7 +38,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-StudyPaths = Annotated[list[Path], typer.Argument(help="Study YAML file(s).", show_default=False)]
+StudyPaths = Annotated[list[Path], typer.Argument(help="Study YAML file(s), then optional overrides KEY=VALUE (e.g. model.with.n_estimators=200 repeats=3).", show_default=False)]
 
 
 def _version(value: bool) -> None:
@@ -59,16 +59,34 @@ def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(paths: list[Path], max_cells: int | None = None):
+def _split_overrides(arguments: list[Path]) -> tuple[list[Path], list[str]]:
+    """Study files, and the KEY=VALUE overrides given after them."""
+    studies, overrides = [], []
+    for argument in arguments:
+        text = str(argument)
+        if "=" in text and not argument.exists():
+            overrides.append(text)
+        else:
+            studies.append(argument)
+    if not studies:
+        raise _fail("give at least one study file (KEY=VALUE arguments are overrides applied to it)")
+    return studies, overrides
+
+
+def _load(arguments: list[Path], max_cells: int | None = None, grid: list[str] | None = None):
     from .study import DEFAULT_MAX_CELLS, load_study
 
+    paths, overrides = _split_overrides(arguments)
     loaded, problems = [], []
     for path in paths:
         try:
-            loaded.append(load_study(path, max_cells=max_cells or DEFAULT_MAX_CELLS))
+            loaded.append(load_study(path, max_cells=max_cells or DEFAULT_MAX_CELLS, overrides=overrides, grid=grid or []))
         except StudyError as error:
             problems.append((path, error))
     return loaded, problems
+
+
+GridOption = Annotated[Optional[list[str]], typer.Option("--grid", help="Add a grid axis: PATH=V1,V2,... (repeatable), e.g. --grid model.with.max_depth=2,4,8.")]
 
 
 MaxCells = Annotated[Optional[int], typer.Option("--max-cells", min=1, help="Refuse grids with more cells than this [default: 10000].")]
@@ -95,9 +113,9 @@ def _set_dirs(cache_dir: Optional[Path], data_dir: Optional[Path]) -> None:
 
 
 @app.command()
-def validate(studies: StudyPaths, max_cells: MaxCells = None) -> None:
+def validate(studies: StudyPaths, max_cells: MaxCells = None, grid: GridOption = None) -> None:
     """Check study files (or a run's resolved.yaml) without running them: components, parameters, targets, grid."""
-    loaded, problems = _load(studies, max_cells)
+    loaded, problems = _load(studies, max_cells, grid)
     for study in loaded:
         console.print(f"[green]✓[/] {escape(str(study.path))}: {len(study.plans)} cells; axes: {escape(_axes_text(study))}")
     _print_problems(problems)
@@ -107,10 +125,11 @@ def validate(studies: StudyPaths, max_cells: MaxCells = None) -> None:
 
 @app.command()
 def show(
-    study: Annotated[Path, typer.Argument(help="Study YAML file.", show_default=False)],
+    study: StudyPaths,
     cells: Annotated[bool, typer.Option("--cells", help="Also list every cell with its coordinates and seed.")] = False,
     plans: Annotated[bool, typer.Option("--plans", help="Print every cell's full plan (what resolved.yaml holds).")] = False,
     max_cells: MaxCells = None,
+    grid: GridOption = None,
 ) -> None:
     """Print a study as it will run: every component's parameters with defaults, per grid value."""
     import yaml
@@ -118,7 +137,9 @@ def show(
 
     from .display import study_overview
 
-    loaded, problems = _load([study], max_cells)
+    if len(_split_overrides(study)[0]) != 1:
+        raise _fail("show takes one study file (and optional overrides)")
+    loaded, problems = _load(study, max_cells, grid)
     if problems:
         _print_problems(problems)
         raise typer.Exit(EXIT_INVALID)
@@ -187,12 +208,13 @@ def run(
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache for expensive intermediates (default: $WORKBENCH_CACHE_DIR, else the user cache directory).")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory laid out like the project's shared data folder (default: $WORKBENCH_DATA_DIR).")] = None,
     max_cells: MaxCells = None,
+    grid: GridOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; only the final report.")] = False,
 ) -> None:
     """Validate and run studies, then report. Ctrl-C keeps finished cells; add --resume to continue."""
     from .runner import RunOptions, Runner
 
-    if run_dir is not None and len(studies) > 1:
+    if run_dir is not None and len(_split_overrides(studies)[0]) > 1:
         raise _fail("--run-dir takes a single study")
     options = _parse_options(executor_option or [])
     if scheduler is not None:
@@ -201,7 +223,7 @@ def run(
         executor = "dask"
         options["scheduler"] = scheduler
     _set_dirs(cache_dir, data_dir)
-    loaded, problems = _load(studies, max_cells)
+    loaded, problems = _load(studies, max_cells, grid)
     if problems:
         _print_problems(problems)
         raise typer.Exit(EXIT_INVALID)
@@ -258,6 +280,17 @@ def _run_one(study, runner, quiet: bool):
     return result
 
 
+def _print_notes(run_dir: Path) -> None:
+    """The cells' notes about their data (rows or columns left out, ...), each once."""
+    try:
+        notes = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("notes") or {}
+    except (OSError, ValueError):
+        return
+    for note, cells in notes.items():
+        who = f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
+        console.print(f"  [yellow]⚠ note[/] ({who}): {escape(note)}")
+
+
 def _print_report(name: str, run_dir: Path, group_by: list[str], axes: list[str], result=None) -> None:
     import pandas as pd
 
@@ -279,11 +312,13 @@ def _print_report(name: str, run_dir: Path, group_by: list[str], axes: list[str]
         for error, cells in by_message.items():
             who = cells[0] if len(cells) == 1 else f"{len(cells)} cells ({cells[0]}, …)"
             console.print(f"  [red]✗ {who}[/]: {escape(error)}")
+    _print_notes(run_dir)
     figures = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").exists() else []
     console.print(f"Results table: {escape(str(run_dir / 'results.csv'))}")
     console.print(f"Summary:       {escape(str(run_dir / 'summary.csv'))}")
     for figure in figures:
         console.print(f"Figure:        {escape(str(figure))}")
+    console.print(f"Report:        {escape(str(run_dir / 'report.html'))}")
     console.print(f"Log:           {escape(str(run_dir / 'run.log'))}")
 
 
@@ -310,13 +345,65 @@ def report(
         results = collect_results(run_dir, axes, plans)
         write_text(run_dir / "results.csv", results.to_csv(index=False))
         view = RunView(run_dir, results=results)
-        write_summary_files(view, group_by, {"study": manifest.get("study_name"), "run_dir": str(run_dir), "status": manifest.get("status"),
-                                             "cells": len(manifest.get("cells", [])), "finished": len(view.cells)})
-        if figures:
-            draw_figures(view, run_dir / "figures")
+        summary = write_summary_files(view, group_by, {"study": manifest.get("study_name"), "run_dir": str(run_dir),
+                                                       "status": manifest.get("status"), "cells": len(manifest.get("cells", [])),
+                                                       "finished": len(view.cells)})
+        drawn = draw_figures(view, run_dir / "figures") if figures else sorted((run_dir / "figures").glob("*.png"))
+        from .html_report import write_html_report
+
+        write_html_report(view, summary, group_by, drawn)
     except (KeyError, TypeError, OSError) as error:
         raise _fail(f"{run_dir} holds a damaged run record ({error}); re-run the study with --resume --run-dir {run_dir}") from None
     _print_report(manifest.get("study_name", run_dir.name), run_dir, group_by, axes)
+
+
+@app.command()
+def runs(
+    study: Annotated[Optional[str], typer.Argument(help="Only the runs of this study.", show_default=False)] = None,
+    runs_root: Annotated[Path, typer.Option("--runs-root", help="Where the runs are.")] = Path("runs"),
+) -> None:
+    """List the runs under the runs root: study, status, date, cells finished and failed."""
+    from .catalogue import list_runs
+
+    found = list_runs(runs_root, study)
+    if not found:
+        console.print(f"No runs under {escape(str(runs_root))}" + (f" for study {escape(study)}" if study else "") + ".")
+        return
+    table = RichTable("run", "study", "status", "updated", "cells", "finished", "failed", title=f"runs under {escape(str(runs_root))}",
+                      title_justify="left")
+    for info in found:
+        colour = {"finished": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}.get(info.status, "white")
+        table.add_row(escape(str(info.dir)), escape(info.study), f"[{colour}]{escape(info.status)}[/]", escape(info.updated),
+                      str(info.cells), str(info.done), str(info.failed) if info.failed else "")
+    console.print(table)
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="Run directories, or study names (their latest runs).", show_default=False)],
+    runs_root: Annotated[Path, typer.Option("--runs-root", help="Where runs of a study name are looked for.")] = Path("runs"),
+    last: Annotated[int, typer.Option("--last", min=1, help="How many latest runs a study name stands for.")] = 5,
+    csv: Annotated[Optional[Path], typer.Option("--csv", help="Write the table here (default: RUNS_ROOT/compare-<timestamp>.csv).")] = None,
+) -> None:
+    """One table of the runs' shared metrics, with the settings that differ between them as columns (mean ± std, n)."""
+    from .atomic import write_text
+    from .catalogue import compare_runs, default_csv, resolve_runs
+    from .report import format_mean_std
+
+    try:
+        table = compare_runs(resolve_runs(runs, runs_root, last))
+    except WorkbenchError as error:
+        raise _fail(str(error)) from None
+    out = csv or default_csv(runs_root)
+    write_text(out, table.to_csv(index=False))
+    shown = RichTable(*[escape(str(c)) for c in table.columns if c not in ("mean", "std", "n")], "mean ± std", "n",
+                      title="Runs compared (final values; columns between run and evaluation are the settings that differ)",
+                      title_justify="left")
+    for _, row in table.iterrows():
+        cells = [escape(str(row[c])) for c in table.columns if c not in ("mean", "std", "n")]
+        shown.add_row(*cells, format_mean_std(row["mean"], row["std"], int(row["n"])), str(int(row["n"])))
+    console.print(shown)
+    console.print(f"Written to {escape(str(out))}")
 
 
 def _add_plugin_commands() -> None:

@@ -73,6 +73,7 @@ class CellContext:
     cell_dir: Path | None = None
     epoch_hook: EpochHook | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.data is None:
@@ -126,6 +127,14 @@ class CellContext:
                 "value": float(value),
             }
         )
+
+    def note(self, message: str) -> None:
+        """Tell the user something they must not miss about this cell's data — rows or columns
+        left out and why, values replaced. Notes are logged, kept in the cell's result, shown
+        on the terminal after the run and listed in ``summary.json``. Never drop data silently."""
+        if message not in self.notes:
+            self.notes.append(message)
+            self.log.warning("%s", message)
 
     def end_epoch(self, epoch: int, predict: Callable[[Table], Any]) -> None:
         """Tell the kernel an epoch ended. When the study tracks epochs, the kernel scores the

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache
+from .cache import Cache, content_digest
 from .errors import DataCorruptError, DataNotFoundError
 
 DATA_ENV = "WORKBENCH_DATA_DIR"
@@ -46,7 +42,7 @@ def verify_checksum(path: Path, *, sha256: str | None = None, md5: str | None = 
     for algorithm, expected in (("sha256", sha256), ("md5", md5)):
         if expected is None:
             continue
-        actual = file_checksum(path, algorithm)
+        actual = content_digest(path) if algorithm == "sha256" else file_checksum(path, algorithm)
         if actual.lower() != expected.lower():
             raise DataCorruptError(
                 f"{path} does not have the expected {algorithm} checksum (expected {expected}, "
@@ -64,6 +60,21 @@ class DataLocator:
         self.data_dir = Path(data_dir).expanduser() if data_dir else None
         self.cache = cache if cache is not None else Cache()
         self.offline = offline if offline is not None else os.environ.get(OFFLINE_ENV, "") not in ("", "0")
+        self.files_read: dict[str, str] = {}
+        """Every data file found (or digested) for this cell, with its sha256: the provenance
+        that goes into the cell's result."""
+
+    def digest(self, path: Path | str) -> str:
+        """sha256 of a data file (or of every file of a folder, in order), recorded as read. Put
+        it into cache keys so that an entry built from other data is never reused."""
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            combined = hashlib.sha256("".join(f"{p.relative_to(path)}:{self.digest(p)}\n" for p in files).encode()).hexdigest()
+            return combined
+        sha = content_digest(path)
+        self.files_read[str(path.resolve())] = sha
+        return sha
 
     @property
     def download_dir(self) -> Path:
@@ -88,7 +99,9 @@ class DataLocator:
         if explicit is not None:
             path = Path(explicit).expanduser()
             if path.exists():
-                verify_checksum(path, sha256=sha256, md5=md5) if path.is_file() else None
+                if path.is_file():
+                    verify_checksum(path, sha256=sha256, md5=md5)
+                self.digest(path)
                 return path
             raise DataNotFoundError(
                 f"The {dataset} dataset: the path given in the study, {path}, does not exist. "
@@ -103,6 +116,7 @@ class DataLocator:
                 if path.exists():
                     if path.is_file():
                         verify_checksum(path, sha256=sha256, md5=md5)
+                    self.digest(path)
                     return path
         if download is not None:
             target = self.download_dir / download.filename
@@ -110,9 +124,13 @@ class DataLocator:
                 tried.append(f"download from {download.url} (skipped: ${OFFLINE_ENV} is set)")
             else:
                 try:
-                    return self._download(download, target)
-                except (urllib.error.URLError, OSError, TimeoutError) as error:
-                    tried.append(f"download from {download.url} (failed: {error})")
+                    found = self._download(download, target)
+                    self.digest(found)
+                    return found
+                except DataCorruptError:
+                    raise
+                except Exception as error:  # network errors of any kind: say so and where to put the file
+                    tried.append(f"download from {download.url} (failed: {type(error).__name__}: {error})")
         where = self.data_dir / candidates[0] if self.data_dir is not None else f"${DATA_ENV}/{candidates[0]}"
         lines = [
             f"The {dataset} dataset was not found.",
@@ -125,13 +143,15 @@ class DataLocator:
         raise DataNotFoundError(" ".join(lines))
 
     def _download(self, download: Download, target: Path) -> Path:
+        """Fetch ``download`` into ``target`` with pooch, which checks the pinned checksum and
+        never leaves a partial file under the final name."""
+        import pooch
+
+        known = f"sha256:{download.sha256}" if download.sha256 else (f"md5:{download.md5}" if download.md5 else None)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(download.url, timeout=30) as response:
-                shutil.copyfileobj(response, out)
-            verify_checksum(Path(tmp), sha256=download.sha256, md5=download.md5)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        return target
+            path = pooch.retrieve(download.url, known_hash=known, fname=target.name, path=target.parent, progressbar=False)
+        except ValueError as error:  # pooch's checksum mismatch
+            raise DataCorruptError(f"the file downloaded from {download.url} does not have its pinned checksum ({error}); "
+                                   "it was not kept. Try again later, or put the original file in the data directory.") from None
+        return Path(path)

@@ -23,7 +23,7 @@ from .components import KIND_BASES, KINDS, NAME_PATTERN, PLURALS, Component
 from .errors import WorkbenchError
 
 ENTRY_POINT_GROUP = "workbench.plugins"
-BUILTIN_DISTRIBUTION = "workbench"
+BUILTIN_DISTRIBUTION = "deml-workbench"
 
 
 @dataclass(frozen=True)

@@ -223,8 +223,9 @@ def write_summary_files(view: RunView, group_by: list[str], extra: dict[str, Any
     summary = summarize(view.results, group_by)
     axes = view.axes
     atomic.write_text(view.dir / "summary.csv", summary.to_csv(index=False))
+    data, notes = data_descriptions(view)
     payload = {**extra, "group_by": group_by, "pooled_axes": pooled_axes(axes, group_by), "caption": caption(axes, group_by),
-               "data": data_descriptions(view), "summary": summary.to_dict(orient="records")}
+               "data": data, "notes": notes, "summary": summary.to_dict(orient="records")}
     compared = view.report.compare
     if compared:
         comparison = compare(view.results, compared, group_by)
@@ -234,13 +235,17 @@ def write_summary_files(view: RunView, group_by: list[str], extra: dict[str, Any
     return summary
 
 
-def data_descriptions(view: RunView) -> list[str]:
-    """What the datasets said about the data the cells used (their splits), each once."""
+def data_descriptions(view: RunView) -> tuple[list[str], dict[str, list[str]]]:
+    """What the datasets said about the data the cells used (their splits), each once; and the
+    cells' notes (rows or columns left out, ...), each with the cells that made it."""
     from .run_view import read_result
 
     seen: dict[str, None] = {}
+    notes: dict[str, list[str]] = {}
     for cell in view.cells:
         result = read_result(cell.dir / "result.json") or {}
         if result.get("data"):
             seen[str(result["data"])] = None
-    return list(seen)
+        for note in result.get("notes") or []:
+            notes.setdefault(str(note), []).append(cell.id)
+    return list(seen), notes

@@ -81,7 +81,7 @@ class RunView:
     def results(self) -> pd.DataFrame:
         if self._results is None:
             path = self.dir / "results.csv"
-            self._results = pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.exists() else pd.DataFrame(columns=RESULT_COLUMNS)
+            self._results = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"step_name": str}) if path.exists() else pd.DataFrame(columns=RESULT_COLUMNS)
             if "step_name" in self._results:
                 self._results["step_name"] = self._results["step_name"].fillna("")
         return self._results

@@ -46,7 +46,7 @@ from .study import REPLICATE, LoadedStudy
 
 log = logging.getLogger("workbench.runner")
 
-PACKAGES = ("workbench", "torch", "numpy", "scipy", "scikit-learn", "pandas", "rdkit", "pydantic", "pluggy", "matplotlib", "dask", "distributed")
+PACKAGES = ("deml-workbench", "torch", "numpy", "scipy", "scikit-learn", "pandas", "rdkit", "pydantic", "pluggy", "matplotlib", "dask", "distributed")
 DEFAULT_EXECUTOR = "local"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -74,6 +74,8 @@ class RunResult:
     figures: list[Path] = field(default_factory=list)
     summary: Any = None
     seconds: float = 0.0
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    """What cells said about their data (rows left out, ...): note → cells."""
 
     @property
     def ok(self) -> bool:
@@ -147,6 +149,23 @@ def _blas() -> list[dict[str, Any]]:
     return [{k: info.get(k) for k in keep} for info in threadpool_info()]
 
 
+def source_revision(where: Path | None = None) -> dict[str, Any] | None:
+    """The git commit of the workbench source this process runs, and whether its tree had
+    uncommitted changes (``None`` when it was not installed from a git checkout)."""
+    import subprocess
+
+    folder = where or Path(__file__).resolve().parent
+    try:
+        top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel", "HEAD"], capture_output=True, text=True, timeout=10)
+        if top.returncode != 0:
+            return None
+        root, commit = top.stdout.split()[:2]
+        status = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return {"commit": commit, "dirty": bool(status.stdout.strip()), "changed_files": len(status.stdout.splitlines())}
+
+
 def environment(executor: Executor | None = None) -> dict[str, Any]:
     versions = {}
     for package in PACKAGES:
@@ -166,8 +185,10 @@ def environment(executor: Executor | None = None) -> dict[str, Any]:
         "hash_seed_pinned": hash_seed_pinned(),
         "executor": None if executor is None else {"use": executor.name, "with": executor.params.model_dump(mode="json"),
                                                      "threads_per_cell": executor.threads_per_cell()},
+        "source": source_revision(),
         "packages": versions,
-        "plugins": [{"plugin": name, "distribution": dist} for name, dist in registry.plugins],
+        "plugins": [{"plugin": name, "distribution": dist.rsplit(" ", 1)[0], "version": dist.rsplit(" ", 1)[-1]}
+                    for name, dist in registry.plugins],
         "plugin_failures": [f.__dict__ for f in registry.failures],
         "argv": sys.argv,
     }
@@ -179,6 +200,8 @@ def write_manifest(run_dir: Path, loaded: LoadedStudy, status: str) -> None:
         {
             "study_name": loaded.name,
             "study_file": str(loaded.path),
+            "extends": [str(p) for p in loaded.bases],
+            "overrides": list(loaded.overrides),
             "status": status,
             "updated": dt.datetime.now().isoformat(timespec="seconds"),
             "axes": loaded.axis_names,
@@ -191,6 +214,25 @@ def write_manifest(run_dir: Path, loaded: LoadedStudy, status: str) -> None:
             ],
         },
     )
+
+
+def record_data_files(run_dir: Path, plans: list[CellPlan]) -> None:
+    """Add every data file the finished cells read, with its sha256, to environment.json."""
+    import json
+
+    from .run_view import read_result
+
+    files: dict[str, str] = {}
+    for plan in plans:
+        result = read_result(run_dir / "cells" / plan.id / RESULT_FILE)
+        files.update((result or {}).get("data_files") or {})
+    path = run_dir / "environment.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    record["data_files"] = dict(sorted(files.items()))
+    atomic.write_json(path, record)
 
 
 def collect_results(run_dir: Path, axes: list[str], plans: list[CellPlan]) -> Any:
@@ -273,6 +315,7 @@ class Runner:
         self.options = options or RunOptions()
         self.cache = Cache(self.options.cache_dir)
         self.executor = build_executor(executor_spec(loaded, self.options))
+        self.cache.check_writable()
 
     def tasks(self, run_dir: Path, pending: list[CellPlan]) -> list[CellTask]:
         data_dir = self.options.data_dir or os.environ.get("WORKBENCH_DATA_DIR")
@@ -321,6 +364,8 @@ class Runner:
             on_start(run_dir, len(plans), result.skipped, resumed)
 
         def record(outcome: CellOutcome) -> None:
+            for note in outcome.notes:
+                result.notes.setdefault(note, []).append(outcome.cell_id)
             if outcome.ok:
                 result.done += 1
             else:
@@ -363,4 +408,8 @@ class Runner:
         )
         if not results.empty:
             result.figures = draw_figures(view, run_dir / "figures")
+        record_data_files(run_dir, self.loaded.plans)
+        from .html_report import write_html_report
+
+        write_html_report(view, result.summary, self.loaded.group_by, result.figures)
 

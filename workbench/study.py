@@ -14,15 +14,15 @@ cells with the same ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import compose, yaml_source
 from . import grid as grid_module
-from . import yaml_source
 from .cache import canonical_json
 from .components import KIND_BY_NAME, PLURALS, Component
 from .describe import describe_field, describe_params, field_names
@@ -84,6 +84,10 @@ class LoadedStudy:
     grid_axes: list[Axis] = field(default_factory=list)
     base_dir: Path | None = None
     """Where relative paths in the plans start (default: the study file's folder)."""
+    overrides: list[str] = field(default_factory=list)
+    """Command-line overrides and ``--grid`` axes applied to the file."""
+    bases: list[Path] = field(default_factory=list)
+    """Files the study ``extends``."""
 
     @property
     def study_dir(self) -> Path:
@@ -124,32 +128,36 @@ class LoadedStudy:
 # -- entry points -------------------------------------------------------------------------
 
 
-def load_study(path: Path | str, registry: Registry | None = None, *, max_cells: int = DEFAULT_MAX_CELLS) -> LoadedStudy:
-    """Read, validate and expand a study file; raise :class:`StudyError` listing every problem."""
+def load_study(path: Path | str, registry: Registry | None = None, *, max_cells: int = DEFAULT_MAX_CELLS,
+               overrides: Sequence[str] = (), grid: Sequence[str] = ()) -> LoadedStudy:
+    """Read, compose (``extends``, command-line ``overrides`` and ``grid`` axes), validate and
+    expand a study file; raise :class:`StudyError` listing every problem."""
     path = Path(path)
     registry = registry or get_registry()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise StudyError([Problem(f"study file {path} does not exist", None, "Check the path; studies live in studies/.")]) from None
-    except IsADirectoryError:
-        raise StudyError([Problem(f"{path} is a directory, not a study file", None, "Give the path of a .yaml file.")]) from None
-    except OSError as error:
-        raise StudyError([Problem(f"cannot read study file {path}: {error.strerror or error}")]) from None
-    text = yaml_source.decode(raw, path)
-    return parse_study(text, path, registry, max_cells=max_cells)
+    text, data, source = compose.read_study_file(path)
+    return parse_study(text, path, registry, max_cells=max_cells, overrides=overrides, grid=grid, parsed=(data, source))
 
 
-def parse_study(text: str, path: Path, registry: Registry, *, max_cells: int = DEFAULT_MAX_CELLS) -> LoadedStudy:
-    data, source = yaml_source.load(text, path)
+def parse_study(text: str, path: Path, registry: Registry, *, max_cells: int = DEFAULT_MAX_CELLS, overrides: Sequence[str] = (),
+                grid: Sequence[str] = (), parsed: tuple[Any, yaml_source.SourceMap] | None = None) -> LoadedStudy:
+    data, source = parsed if parsed is not None else yaml_source.load(text, path)
     if not isinstance(data, dict):
         raise StudyError([Problem("a study file is a mapping of keys (dataset:, model:, metrics:, ...)", Location(path, 1), "See README.md, 'Writing a study'.")])
-    validator = _Validator(path, source, registry)
     if PLANS_KEY in data:
-        return validator.plans_file(dict(data), text)
+        if overrides or grid:
+            raise StudyError([Problem("overrides and --grid apply to study files, not to a plans file (resolved.yaml)", Location(path),
+                                      "Apply them to the study file the plans came from.")])
+        return _Validator(path, source, registry).plans_file(dict(data), text)
+    data, source, bases = compose.with_bases(data, source, path)
+    if overrides or grid:
+        data = compose.apply_overrides(data, source, list(overrides), list(grid))
     data = dict(data)
     data.setdefault("name", path.stem)
-    return validator.study_file(data, text, max_cells)
+    _refuse_shadowed_overrides(data, overrides)
+    loaded = _Validator(path, source, registry).study_file(data, text, max_cells)
+    loaded.overrides = [*overrides, *(f"--grid {g}" for g in grid)]
+    loaded.bases = bases
+    return loaded
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -480,6 +488,24 @@ class _Validator:
                     "Build the representation from another label, or predict another target.",
                 )
         return target if ok else None
+
+
+def _refuse_shadowed_overrides(data: dict[str, Any], overrides: Sequence[str]) -> None:
+    """An override under a path a grid axis sets in every cell would change nothing: refused."""
+    grid = data.get("grid") if isinstance(data.get("grid"), dict) else {}
+    axes = [name for name in grid if isinstance(name, str) and name != grid_module.ZIP]
+    for group in grid.get(grid_module.ZIP) or [] if isinstance(grid.get(grid_module.ZIP), list) else []:
+        axes += [name for name in group if isinstance(name, str)] if isinstance(group, dict) else []
+    problems = []
+    for text in overrides:
+        key = text.partition("=")[0].strip()
+        for axis in axes:
+            if key == axis or key.startswith(axis + "."):
+                problems.append(Problem(f"this changes nothing: the grid axis {axis!r} sets {axis} in every cell",
+                                        Location(Path(f"override {text!r}")),
+                                        f"Change the axis' values instead, e.g. --grid {axis}=..., or override grid.{axis}."))
+    if problems:
+        raise StudyError(problems)
 
 
 def default_seed_axes(axes: list[Axis]) -> list[str]:

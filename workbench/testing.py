@@ -142,9 +142,65 @@ def _assert_same(a: Any, b: Any, what: str) -> None:
     assert same, f"{what}: {UNDECLARED}"
 
 
+_UNDECLARED: set[tuple[str, str]] = set()
+"""(component, name) of every undeclared parameter a component tried to read during a check."""
+
+
+class _WatchedParams:
+    """Stands in for a component's ``params`` during the checks: reading a declared field works
+    as usual; reading anything else (``getattr(self.params, "x", default)`` included) is
+    recorded, so the check can report a parameter the component uses but never declared."""
+
+    def __init__(self, params: Any, owner: str):
+        object.__setattr__(self, "_params", params)
+        object.__setattr__(self, "_owner", owner)
+
+    def __getattr__(self, name: str) -> Any:
+        params = object.__getattribute__(self, "_params")
+        if name in type(params).model_fields or name.startswith(("model_", "__")) or hasattr(type(params), name):
+            return getattr(params, name)
+        _UNDECLARED.add((object.__getattribute__(self, "_owner"), name))
+        raise AttributeError(f"{type(params).__qualname__} has no parameter {name!r}")
+
+    def __eq__(self, other: Any) -> bool:
+        return object.__getattribute__(self, "_params") == (other._params if isinstance(other, _WatchedParams) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(object.__getattribute__(self, "_params"))
+
+    def __reduce__(self):
+        return (_WatchedParams, (object.__getattribute__(self, "_params"), object.__getattribute__(self, "_owner")))
+
+
 def _instances(cls: type[Component], params: Iterable[dict[str, Any]] | None) -> list[Component]:
     sets = list(params) if params is not None else cls.contract_params()
-    return [cls(cls.Params.model_validate(p)) for p in sets]
+    instances = []
+    for p in sets:
+        instance = cls(cls.Params.model_validate(p))
+        instance.params = _WatchedParams(instance.params, f"{cls.kind} {cls.name!r}")  # type: ignore[assignment]
+        instances.append(instance)
+    return instances
+
+
+def _declared_only(check: Any) -> Any:
+    """After a kind's behaviour check, fail if the component read a parameter it never declared."""
+    import functools
+
+    @functools.wraps(check)
+    def run(cls: type[Component], *args: Any, **kwargs: Any) -> None:
+        check(cls, *args, **kwargs)
+        _assert_declared(cls)
+
+    return run
+
+
+def _assert_declared(cls: type[Component]) -> None:
+    read = sorted(name for owner, name in _UNDECLARED if owner == f"{cls.kind} {cls.name!r}")
+    _UNDECLARED.difference_update({(f"{cls.kind} {cls.name!r}", name) for name in read})
+    assert not read, (f"{cls.kind} {cls.name!r} reads parameter(s) {', '.join(map(repr, read))} that its Params does not declare; "
+                      "declare them (with a default and a description) so studies can set them and validation can check them")
 
 
 # -- class-level contract -----------------------------------------------------------------
@@ -178,6 +234,7 @@ def check_component(cls: type[Component]) -> None:
 # -- kind-specific behaviour ------------------------------------------------------------------
 
 
+@_declared_only
 def check_dataset(cls: type[Dataset], params: Iterable[dict] | None = None, work_dir: Path | None = None, data_dir: Path | None = None) -> None:
     """Loads a consistent bundle matching ``describe_targets``, identically twice."""
     for dataset in _instances(cls, params):
@@ -210,6 +267,7 @@ def check_dataset(cls: type[Dataset], params: Iterable[dict] | None = None, work
                 _assert_same(a.targets[name], b.targets[name], f"dataset {cls.name!r} {role} target {name!r}")
 
 
+@_declared_only
 def check_representation(cls: type[Representation], params: Iterable[dict] | None = None, work_dir: Path | None = None) -> None:
     """Fits on train, returns one finite float row per sample, deterministically; pickles."""
     rng = np.random.default_rng(CONTRACT_SEED)
@@ -239,6 +297,7 @@ def check_representation(cls: type[Representation], params: Iterable[dict] | Non
         assert isinstance(representation.seen_labels(), frozenset), f"representation {cls.name!r}: seen_labels() must return a frozenset"
 
 
+@_declared_only
 def check_model(cls: type[Model], params: Iterable[dict] | None = None, work_dir: Path | None = None) -> None:
     """For each declared task: fits, predicts the right shapes, deterministically; pickles."""
     assert cls.tasks, f"model {cls.name!r} declares no tasks"
@@ -283,6 +342,7 @@ def _check_prediction(cls: type[Model], pred: Any, target: str, info: TargetInfo
         assert np.isfinite(pred).all(), f"model {cls.name!r}: predictions must be finite"
 
 
+@_declared_only
 def check_metric(cls: type[Metric], params: Iterable[dict] | None = None) -> None:
     """Scores good predictions better than bad ones, deterministically, as finite numbers."""
     assert cls.tasks, f"metric {cls.name!r} declares no tasks"
@@ -308,6 +368,7 @@ def check_metric(cls: type[Metric], params: Iterable[dict] | None = None) -> Non
                 assert better, f"metric {cls.name!r} on {task!r}: a good prediction ({scores[0]}) must score better than a bad one ({scores[1]}) (higher_is_better={cls.higher_is_better})"
 
 
+@_declared_only
 def check_simulator(cls: type[Simulator], params: Iterable[dict] | None = None) -> None:
     """Simulates a batch with the scenario on the first axis, deterministically; pickles."""
     scenarios = [cls.Scenario.model_validate(s) for s in cls.contract_scenarios()]
@@ -325,6 +386,7 @@ def check_simulator(cls: type[Simulator], params: Iterable[dict] | None = None) 
         _assert_same(outputs[0], outputs[1], f"simulator {cls.name!r}")
 
 
+@_declared_only
 def check_curriculum(cls: type[Curriculum], params: Iterable[dict] | None = None) -> None:
     """Names the interface models opt into; pickles."""
     assert isinstance(cls.interface, str) and cls.interface, f"curriculum {cls.name!r} has no interface name"
@@ -332,6 +394,7 @@ def check_curriculum(cls: type[Curriculum], params: Iterable[dict] | None = None
         _roundtrip(curriculum, f"curriculum {cls.name!r}")
 
 
+@_declared_only
 def check_figure(cls: type[Figure], params: Iterable[dict] | None = None, work_dir: Path | None = None) -> None:
     """Draws nothing (returns None) for a run without results, instead of failing."""
     from .run_view import RunView
@@ -341,6 +404,7 @@ def check_figure(cls: type[Figure], params: Iterable[dict] | None = None, work_d
         assert figure.draw(RunView(empty / "no-run")) is None, f"figure {cls.name!r} must return None for a run with no results"
 
 
+@_declared_only
 def check_executor(cls: type[Executor], params: Iterable[dict] | None = None) -> None:
     """Gives each cell at least one thread, runs an empty task list, and pickles. (Running real
     cells needs installed components; run a quick study with ``--executor NAME`` for that.)"""
@@ -367,14 +431,83 @@ KIND_CHECKS = {
 }
 
 
-def check(cls: type[Component], work_dir: Path | None = None, **kwargs: Any) -> None:
-    """Every contract check that applies to ``cls``."""
-    check_component(cls)
+def checks(cls: type[Component], work_dir: Path | None = None, **kwargs: Any) -> list[tuple[str, Any]]:
+    """The contract checks that apply to ``cls``, as ``(name, function)`` pairs: run each
+    alone, so that one failure does not hide the others (see :func:`parametrize_with_checks`)."""
     checker = KIND_CHECKS[cls.kind]
-    if cls.kind in ("dataset", "representation", "model", "figure"):
-        checker(cls, work_dir=work_dir, **kwargs)
-    else:
-        checker(cls, **kwargs)
+    needs_dir = cls.kind in ("dataset", "representation", "model", "figure")
+
+    def behaviour() -> None:
+        if needs_dir:
+            checker(cls, work_dir=work_dir, **kwargs)
+        else:
+            checker(cls, **kwargs)
+
+    return [("class", lambda: check_component(cls)), (checker.__name__.removeprefix("check_"), behaviour)]
+
+
+def check(cls: type[Component], work_dir: Path | None = None, **kwargs: Any) -> None:
+    """Every contract check that applies to ``cls``, in order; the first failure is raised."""
+    for _, run in checks(cls, work_dir, **kwargs):
+        run()
+
+
+def parametrize_with_checks(classes: Iterable[type[Component]]):
+    """A ``pytest.mark.parametrize`` over every (component, check) pair, with ids like
+    ``model:my-ridge-model`` — scikit-learn's ``parametrize_with_checks`` for workbench::
+
+        @parametrize_with_checks([MyModel, MyMetric])
+        def test_contract(component, check, tmp_path):
+            check(tmp_path)
+    """
+    import pytest
+
+    cases = []
+    for cls in classes:
+        for name, _ in checks(cls):
+            cases.append(pytest.param(cls, _bound_check(cls, name), id=f"{cls.kind}:{cls.name}-{name}"))
+    return pytest.mark.parametrize(("component", "check"), cases)
+
+
+def _bound_check(cls: type[Component], name: str):
+    def run(work_dir: Path | None = None, **kwargs: Any) -> None:
+        dict(checks(cls, work_dir, **kwargs))[name]()
+
+    run.__name__ = f"check_{name}"
+    return run
+
+
+HEAVY_MODULES = ("torch", "sklearn", "scipy", "matplotlib", "rdkit", "distributed")
+"""Libraries a plugin module must not import when it is loaded (they load when cells run)."""
+
+
+def check_plugin(module: str, heavy: Iterable[str] = HEAVY_MODULES) -> None:
+    """A plugin module registers at least one component (a forgotten ``@hookimpl`` registers
+    nothing), every registration succeeds, and importing it loads none of ``heavy`` (checked in
+    a fresh interpreter, so that start-up stays fast)."""
+    import importlib
+    import subprocess
+
+    import pluggy
+
+    from . import hookspecs
+    from .registry import register_plugin
+
+    plugin = importlib.import_module(module)
+    registry = Registry()
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    hookspecs.add_hookspecs(manager)
+    register_plugin(registry, manager, plugin, module, "check_plugin")
+    assert not registry.failures, "; ".join(f.error for f in registry.failures)
+    registered_any = any(registry.entries(kind) for kind in KIND_BASES) or registry.commands
+    assert registered_any, f"plugin {module} registered no component (is @workbench.hookimpl on its register_* functions?)"
+    heavy = tuple(heavy)
+    code = f"import sys, {module}; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"importing {module} failed: {done.stderr[-2000:]}"
+    loaded = [m for m in done.stdout.strip().split(",") if m]
+    assert not loaded, (f"importing plugin {module} loads {', '.join(loaded)}; import them inside the methods that use them, so "
+                        "that `workbench --help`, `validate` and `plugins` stay fast")
 
 
 def registered(registry: Registry | None = None, distribution: str | None = None) -> list[ComponentEntry]:
@@ -384,7 +517,11 @@ def registered(registry: Registry | None = None, distribution: str | None = None
 
 
 __all__ = [
+    "HEAVY_MODULES",
     "check",
+    "check_plugin",
+    "checks",
+    "parametrize_with_checks",
     "check_component",
     "check_curriculum",
     "check_dataset",

@@ -106,6 +106,14 @@ def load(text: str, file: Path | None = None) -> tuple[Any, SourceMap]:
     return data, source
 
 
+PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"})
+
+
+def _own_key_seen(pairs: list, key: Any, loader: yaml.SafeLoader) -> bool:
+    """Whether ``key`` was already written by the mapping itself (not brought in by a merge)."""
+    return any(isinstance(k, yaml.ScalarNode) and loader.construct_object(k, deep=True) == key for k, _ in pairs)
+
+
 class _TooBig(Exception):
     def __init__(self, message: str, location: Location):
         super().__init__(message)
@@ -120,16 +128,20 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, source: So
     if len(path) > MAX_DEPTH:
         raise _TooBig(f"the study is nested more than {MAX_DEPTH} levels deep", _location(source.file, node.start_mark))
     source.values[path] = _location(source.file, node.start_mark)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in PLAIN_TAGS:
+        raise yaml.constructor.ConstructorError(None, None, f"the tag {node.tag!r} is not allowed", node.start_mark)
     if isinstance(node, yaml.MappingNode):
+        own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)
+        merged = len(node.value) - own  # pairs brought in by `<<: *anchor` come first; the mapping's own keys override them
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(Problem("a key must be a plain name, not a list or mapping", _location(source.file, key_node.start_mark)))
                 continue
             key = loader.construct_object(key_node, deep=True)
             child = path + (key,)
-            if key in result:
+            if key in result and index >= merged and _own_key_seen(node.value[merged:index], key, loader):
                 problems.append(Problem(f"key {key!r} is given twice", _location(source.file, key_node.start_mark), "Keep one of them."))
             source.keys[child] = _location(source.file, key_node.start_mark)
             result[key] = _construct(loader, value_node, child, source, problems, budget)

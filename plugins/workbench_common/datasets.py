@@ -44,6 +44,26 @@ def split_indices(
     return train, val, test
 
 
+def _lines(rows: np.ndarray, shown: int = 5) -> str:
+    """File line numbers of data rows (the header is line 1)."""
+    text = ", ".join(str(int(r) + 2) for r in rows[:shown])
+    return text + (", ..." if len(rows) > shown else "")
+
+
+def _numbers(frame: pd.DataFrame, column: str, path) -> np.ndarray:
+    """A column as floats; a value that is not a number is refused with its line and value
+    (empty cells become NaN)."""
+    values = frame[column]
+    converted = pd.to_numeric(values, errors="coerce")
+    bad = np.flatnonzero(converted.isna().to_numpy() & values.notna().to_numpy())
+    if len(bad):
+        first = bad[0]
+        raise ComponentError(f"csv-table: {path}, line {first + 2}, column {column!r}: {values.iloc[first]!r} is not a number "
+                             f"({len(bad)} such value{'s' if len(bad) > 1 else ''}, lines {_lines(bad)}). Fix the file, or leave the "
+                             "column out of `features`.")
+    return converted.to_numpy(dtype=np.float64)
+
+
 class CsvTable(Dataset):
     name = "csv-table"
     summary = "Any CSV file: chosen feature and target columns, seeded (optionally grouped) train/validation/test split."
@@ -59,6 +79,8 @@ class CsvTable(Dataset):
         test_fraction: float = Field(default=0.2, ge=0, lt=1, description="fraction of samples (or groups) held out for test")
         validation_fraction: float = Field(default=0.0, ge=0, lt=1, description="fraction held out for validation")
         split_seed: int | None = Field(default=0, description="seed of the split (null: the cell's seed, so the split varies with it)")
+        sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$",
+                                   description="the file's sha256; when given, a file with other content is refused")
 
     @classmethod
     def contract_params(cls) -> list[dict]:
@@ -73,19 +95,42 @@ class CsvTable(Dataset):
     def load(self, context: CellContext) -> Bundle:
         p = self.params
         path = context.resolve_path(p.path)
-        if not path.exists():
+        if not path.is_file():
             raise workbench.DataNotFoundError(f"csv-table: {path} does not exist. Fix `path` in the study (relative paths start at the study file's folder).")
+        if p.sha256 is not None:
+            from workbench.datafiles import verify_checksum
+
+            verify_checksum(path, sha256=p.sha256)
+        context.data.digest(path)  # recorded with the cell's result
         try:
             frame = pd.read_csv(path)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, ValueError) as error:
             raise DataCorruptError(f"csv-table: {path} cannot be read as CSV: {error}") from None
         needed = list(p.targets) + (p.features or []) + [c for c in (p.id_column, p.group_column) if c]
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise ComponentError(f"csv-table: {path} has no column(s) {missing}; its columns are {list(frame.columns)}")
         reserved = set(p.targets) | {p.id_column, p.group_column}
-        features = p.features or [c for c in frame.select_dtypes(include="number").columns if c not in reserved]
-        inputs = frame[features].to_numpy(dtype=np.float64)
+        if p.features is not None:
+            features = list(p.features)
+        else:
+            features, text = [], []
+            for column in (c for c in frame.columns if c not in reserved):
+                values = frame[column]
+                converted = pd.to_numeric(values, errors="coerce")
+                if converted.notna().any() or values.isna().all():
+                    features.append(column)  # numeric (a stray non-number is refused below)
+                else:
+                    text.append(column)
+            if text:
+                context.note(f"csv-table: column(s) {', '.join(map(repr, text))} of {path.name} hold no numbers and are not used "
+                             "as features (list `features` to choose the columns yourself)")
+        inputs = np.column_stack([_numbers(frame, column, path) for column in features]) if features else np.zeros((len(frame), 0))
+        empty = {c: np.flatnonzero(~np.isfinite(inputs[:, i])) for i, c in enumerate(features) if not np.isfinite(inputs[:, i]).all()}
+        if empty:
+            detail = "; ".join(f"{c!r}: {len(rows)} empty or infinite (lines {_lines(rows)})" for c, rows in empty.items())
+            raise ComponentError(f"csv-table: {path} has missing feature values — {detail}. Fill them in, or leave those columns "
+                                 "out of `features`.")
 
         infos: dict[str, TargetInfo] = {}
         targets: dict[str, np.ndarray] = {}
@@ -97,7 +142,7 @@ class CsvTable(Dataset):
                 targets[name] = np.where(column.isna(), np.nan, codes.to_numpy(dtype=np.float64))
                 infos[name] = TargetInfo(task, tuple(classes))
             else:
-                targets[name] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+                targets[name] = _numbers(frame, name, path)  # empty cells become NaN: left out of training and scoring, with a note
                 infos[name] = TargetInfo(task)
         meta_columns = [c for c in (p.id_column, p.group_column) if c]
         samples = frame[meta_columns].reset_index(drop=True) if meta_columns else None

@@ -29,9 +29,15 @@ def _scores(prediction: np.ndarray, n: int) -> np.ndarray:
     return scores
 
 
+def ranked(scores: np.ndarray) -> np.ndarray:
+    """Class indices of each row from most to least probable; ties go to the lower class index,
+    the order ``argmax`` uses, so top-1 accuracy always equals accuracy."""
+    return np.argsort(-scores, axis=1, kind="stable")
+
+
 class Accuracy(Metric):
     name = "accuracy"
-    summary = "Fraction of samples whose most probable class is the true class."
+    summary = "Fraction of samples whose most probable class is the true class (ties: the lowest class index)."
     tasks = CLASSIFICATION
     higher_is_better = True
 
@@ -44,7 +50,7 @@ class Accuracy(Metric):
 
 class TopKAccuracy(Metric):
     name = "top-k-accuracy"
-    summary = "Fraction of samples whose true class is among the k most probable classes."
+    summary = "Fraction of samples whose true class is among the k most probable classes (ties: lower class index first)."
     tasks = CLASSIFICATION
     higher_is_better = True
 
@@ -66,8 +72,7 @@ class TopKAccuracy(Metric):
         y = _labels(truth)
         scores = _scores(prediction, len(y))
         k = min(self.params.k, scores.shape[1])
-        # argpartition puts the k largest scores last; ties are broken by position, stably.
-        top = np.argpartition(-scores, kth=k - 1, axis=1)[:, :k]
+        top = ranked(scores)[:, :k]
         return float(np.mean((top == y[:, None]).any(axis=1)))
 
 

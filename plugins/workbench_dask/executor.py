@@ -43,7 +43,7 @@ JOBQUEUE_CLUSTERS = {
     "moab": "MoabCluster",
     "oar": "OARCluster",
 }
-INSTALL = "pip install 'workbench[dask]'"
+INSTALL = "pip install 'deml-workbench[dask]'"
 log = logging.getLogger("workbench.dask")
 
 
@@ -133,7 +133,7 @@ class DaskExecutor(Executor):
             log.info("Dask dashboard: %s", client.dashboard_link)
         return client, cluster
 
-    def _jobqueue_cluster(self) -> Any:
+    def _jobqueue_cluster(self, scale: bool = True) -> Any:
         p = self.params
         try:
             import dask_jobqueue
@@ -147,7 +147,8 @@ class DaskExecutor(Executor):
             cluster = getattr(dask_jobqueue, JOBQUEUE_CLUSTERS[p.cluster])(**options)
         except (TypeError, ValueError) as error:
             raise WorkbenchError(f"dask-jobqueue's {JOBQUEUE_CLUSTERS[p.cluster]} refused cluster_options: {error}") from None
-        cluster.scale(p.jobs)
+        if scale:
+            cluster.scale(p.jobs)
         return cluster
 
 

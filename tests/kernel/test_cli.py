@@ -27,7 +27,7 @@ def test_plugins_lists_every_kind_with_sources():
         assert kind in out
     for name in ("csv-table", "raw", "concat", "linear", "random-forest", "gradient-boosting", "accuracy", "top-k-accuracy", "roc-auc", "mae", "rmse", "r2", "metric-curve"):
         assert name in out
-    assert f"common (workbench {__version__})" in out
+    assert f"common (deml-workbench {__version__})" in out
     detailed = run_cli("plugins", "--params").stdout
     assert "n_estimators: int = 100" in detailed
 

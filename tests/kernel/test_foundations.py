@@ -114,3 +114,77 @@ def test_atomic_directory_and_text(tmp_path):
         (scratch / "inside").write_text("y")
     assert (tmp_path / "final" / "inside").read_text() == "y"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "flip"])
+def test_a_damaged_cache_entry_is_recomputed_not_trusted(tmp_path, damage):
+    cache = Cache(tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": np.arange(1000.0)}
+
+    cache.arrays("sims", {"n": 1}, compute)
+    [entry] = list((tmp_path / "sims").glob("*.npz"))
+    data = entry.read_bytes()
+    if damage == "truncate":
+        entry.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        entry.write_bytes(b"")
+    else:  # one bit flipped inside the compressed payload: still a valid-looking file
+        middle = len(data) // 2
+        entry.write_bytes(data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1:])
+    again = cache.arrays("sims", {"n": 1}, compute)
+    assert len(calls) == 2 and again["x"].sum() == np.arange(1000.0).sum()
+
+
+def test_a_damaged_cache_directory_is_rebuilt(tmp_path):
+    cache = Cache(tmp_path)
+    builds = []
+
+    def build(scratch):
+        builds.append(1)
+        (scratch / "weights.bin").write_bytes(b"\x01" * 100)
+
+    path = cache.directory("encoders", {"k": 1}, build)
+    assert cache.directory("encoders", {"k": 1}, build) == path and len(builds) == 1
+    (path / "weights.bin").write_bytes(b"\x01" * 50)  # truncated by a full disk, say
+    cache.directory("encoders", {"k": 1}, build)
+    assert len(builds) == 2 and (path / "weights.bin").read_bytes() == b"\x01" * 100
+
+
+def test_the_data_locator_records_every_file_it_finds_with_its_sha256(tmp_path):
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "a.csv").write_text("a\n1\n")
+    locator = DataLocator(tmp_path, Cache(tmp_path / "cache"), offline=True)
+    found = locator.find("demo", ["set/a.csv"])
+    assert locator.files_read == {str(found.resolve()): hashlib.sha256(b"a\n1\n").hexdigest()}
+    # A changed file gives another digest: cache keys that include it are never reused.
+    before = locator.digest(found)
+    found.write_text("a\n2\n")
+    import os
+
+    os.utime(found, ns=(1, 1))
+    assert locator.digest(found) != before
+
+
+def test_top_k_ties_break_like_accuracy():
+    from workbench_common.metrics import Accuracy, TopKAccuracy
+
+    info = TargetInfo("classification", ("a", "b", "c", "d"))
+    scores = np.array([[0.25, 0.25, 0.25, 0.25], [0.1, 0.4, 0.4, 0.1], [0.5, 0.5, 0.0, 0.0]])
+    truth = np.array([0, 2, 1])
+    top1 = TopKAccuracy({"k": 1}).score(truth, scores, info)
+    assert top1 == Accuracy().score(truth, scores, info) == pytest.approx(1 / 3)
+    assert TopKAccuracy({"k": 2}).score(truth, scores, info) == 1.0
+
+
+def test_non_finite_predictions_are_refused_naming_the_metric_and_rows():
+    from workbench.cell import check_finite
+    from workbench.errors import ComponentError
+    from workbench.specs import MetricSpec
+
+    with pytest.raises(ComponentError, match=r"NaN or infinite values for 2 of 4 test samples \(rows 1, 3\).*'rmse'"):
+        check_finite(np.array([0.0, np.nan, 1.0, np.inf]), MetricSpec(use="rmse"), "test")
+    check_finite(np.array([0.0, 1.0]), MetricSpec(use="rmse"), "test")

@@ -28,7 +28,7 @@ def test_builtins_register_through_entry_points_with_their_source():
     assert {"accuracy", "top-k-accuracy", "roc-auc", "mae", "rmse", "r2"} <= set(registry.names("metric"))
     entry = registry.entry("model", "linear")
     assert entry.plugin == "common"
-    assert entry.distribution.startswith("workbench ")
+    assert entry.distribution.startswith("deml-workbench ")
     assert set(registry.components) == set(KINDS)
 
 
@@ -97,7 +97,7 @@ def test_broken_plugins_are_reported_and_the_rest_still_load(tmp_path, monkeypat
         "raising": "wb_raising", "malformed": "wb_malformed",
     })
     monkeypatch.syspath_prepend(str(site))
-    builtins = [ep for ep in metadata.entry_points(group="workbench.plugins") if ep.dist.metadata["Name"] == "workbench"]
+    builtins = [ep for ep in metadata.entry_points(group="workbench.plugins") if ep.dist.metadata["Name"] == "deml-workbench"]
     registry = load_registry(builtins + entry_points_in(site))
 
     failures = {f.plugin: f.error for f in registry.failures}
