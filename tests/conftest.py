@@ -13,6 +13,44 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGIN = REPO / "tests" / "example_plugin"
+ESOL_DESCRIPTORS = REPO / "plugins" / "workbench_common" / "data" / "esol_descriptors.csv"
+
+ESOL_STUDY = f"""\
+seed: 1
+dataset:
+  use: csv-table
+  with:
+    path: {ESOL_DESCRIPTORS}
+    targets: {{measured_log_solubility: regression, soluble: classification}}
+target: measured_log_solubility
+model: linear
+metrics: [rmse]
+"""
+"""The small real study most kernel tests start from (line numbers matter to some of them)."""
+
+
+def slow_study(tmp_path: Path, delay: float = 0.4, epochs: int = 3, repeats: int = 3, extra: str = "",
+               grid: str = "grid:\n  train_size: [200, 400]\n") -> Path:
+    """A study of the example plugin's mean-predictor that sleeps per epoch (to interrupt it)."""
+    import textwrap
+
+    path = tmp_path / "slow.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        seed: 9
+        repeats: {repeats}
+        dataset:
+          use: csv-table
+          with: {{path: {ESOL_DESCRIPTORS}, targets: {{measured_log_solubility: regression}}}}
+        model: {{use: mean-predictor, with: {{delay_seconds: {delay}, epochs: {epochs}}}}}
+        metrics: [rmse, mae]
+    """) + grid + extra + "\n")
+    return path
+
+
+def start_run(study: Path, runs: Path, *extra: str) -> subprocess.Popen:
+    """``workbench run`` in the background, to interrupt or kill while it works."""
+    return subprocess.Popen([sys.executable, "-m", "workbench", "run", str(study), "--runs-root", str(runs), "-q", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def shared_data_dir() -> Path | None:

@@ -10,6 +10,7 @@ DISTRIBUTION = "deml-workbench"
 """The name on the package index (``pip install deml-workbench``); ``workbench`` there is an
 unrelated project. The import package and the command stay ``workbench``."""
 
+from . import atomic, tensorfile
 from .bundle import Bundle, Table, TargetInfo
 from .cache import Cache
 from .components import (
@@ -40,6 +41,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "KINDS",
+    "atomic",
+    "tensorfile",
     "Bundle",
     "Cache",
     "CellContext",

@@ -1,5 +1,9 @@
 """Writes that either happen whole or not at all, so a crash never leaves a half-written file
-that a resumed run would mistake for a finished one."""
+that a resumed run would mistake for a finished one.
+
+Public API for plugins: :func:`write_bytes`, :func:`write_text`, :func:`write_json`,
+:func:`write_npz` and :func:`directory` (a folder that appears whole or not at all). Files get
+the mode the process umask gives, so results can be shared in group directories."""
 
 from __future__ import annotations
 

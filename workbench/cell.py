@@ -82,8 +82,25 @@ def _seed_torch(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-FRAMEWORK_SEEDERS = {"torch": _seed_torch}
+def _pin_sklearn(seed: int, threads: int) -> None:
+    import sklearn  # noqa: F401  (scikit-learn has no global generator: estimators take random_state)
+
+
+FRAMEWORK_SEEDERS = {"torch": _seed_torch, "sklearn": _pin_sklearn}
 """How the kernel seeds and pins each framework a component may declare in ``frameworks``."""
+
+FRAMEWORK_MODULES = {"torch": ("torch",), "sklearn": ("sklearn", "sklearn.base", "sklearn.utils.validation")}
+"""What worker processes import once, before they are forked, for each declared framework."""
+
+
+def pin_threads(threads: int) -> None:
+    """Limit the BLAS and OpenMP thread pools of this process (numpy, SciPy, scikit-learn) to the
+    cell's share of the CPUs, so that N cells at once do not run N × CPUs threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=max(1, threads))
 
 
 def seed_everything(seed: int, threads: int, frameworks: Sequence[str] = ()) -> None:
@@ -93,6 +110,7 @@ def seed_everything(seed: int, threads: int, frameworks: Sequence[str] = ()) -> 
     so a cell of scikit-learn components never pays for importing torch."""
     random.seed(seed)
     np.random.seed(seed)
+    pin_threads(threads)
     for name, seeder in FRAMEWORK_SEEDERS.items():
         if name in frameworks or name in sys.modules:
             seeder(seed, threads)

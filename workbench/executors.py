@@ -5,8 +5,10 @@ other executors (``dask``, or a third party's) follow the contract of
 :class:`workbench.Executor`: run tasks with :func:`workbench.cell.run_task` wherever they like,
 report each cell's outcome in the calling thread, and let Ctrl-C through after stopping.
 
-Worker processes are spawned (not forked) and start with ``PYTHONHASHSEED=0``, so a component
-that iterates a set of strings gives the same numbers in every worker and every run. A worker
+Worker processes are forked from a clean server process (POSIX's forkserver; spawned
+elsewhere) that imported the kernel, the cells' plugins and their declared frameworks once, and
+start with ``PYTHONHASHSEED=0``, so a component that iterates a set of strings gives the same
+numbers in every worker and every run. A worker
 that dies (killed, out of memory) takes its pool down with it; then the cells that had not
 started go to a fresh pool, and each cell that was running when it died is retried alone, so
 that only a cell that kills its worker again is reported as failed.
@@ -89,6 +91,43 @@ def _init_worker(events: Any) -> None:
     _worker_sink = QueueSink(events)
 
 
+def preload_modules(tasks: Sequence[CellTask]) -> list[str]:
+    """Modules worth importing once, before worker processes are forked: the kernel, the
+    plugin modules of the tasks' components and the frameworks they declare."""
+    from .cell import FRAMEWORK_MODULES
+    from .registry import get_registry
+    from .schema import PLAN_SECTIONS, SECTION_KINDS
+
+    registry = get_registry()
+    modules: dict[str, None] = {"workbench.cell": None}
+    for task in tasks:
+        for plan in task.plans:
+            for section in PLAN_SECTIONS:
+                value = plan.get(section)
+                specs = value if isinstance(value, list) else [value] if value else []
+                for spec in specs:
+                    try:
+                        cls = registry.get(SECTION_KINDS[section].name, spec["use"])
+                    except Exception:
+                        continue
+                    modules[cls.__module__] = None
+                    for framework in cls.frameworks:
+                        for module in FRAMEWORK_MODULES.get(framework, (framework,)):
+                            modules[module] = None
+    return list(modules)
+
+
+def _pool_context(preload: list[str]) -> Any:
+    """Worker processes forked from a clean server process that has imported ``preload`` once
+    (POSIX's forkserver), so each worker starts in milliseconds with scikit-learn or torch
+    already loaded; spawned ones where there is no forkserver."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(preload)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def _run_in_worker(index: int, task: CellTask) -> list[CellOutcome]:
     assert _worker_sink is not None
     _worker_sink.queue.put(("task-started", str(index), None, None))
@@ -99,8 +138,9 @@ def _run_pool(tasks: list[CellTask], workers: int, sink: ProgressSink, on_outcom
     """Run ``tasks`` in a pool. If a worker dies, return the tasks that never started and
     those that were running when the pool broke (one of which killed it)."""
     pin_hash_seed()
-    context = multiprocessing.get_context("spawn")
+    context = _pool_context(preload_modules(tasks))
     events = context.Queue()
+    pool = futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(events,))
     started: set[int] = set()
     stop = threading.Event()
 
@@ -117,11 +157,15 @@ def _run_pool(tasks: list[CellTask], workers: int, sink: ProgressSink, on_outcom
 
     listener = threading.Thread(target=forward, daemon=True)
     listener.start()
-    pool = futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(events,))
     never_started: list[CellTask] = []
     interrupted: list[CellTask] = []
     try:
-        submitted = {pool.submit(_run_in_worker, i, task): (i, task) for i, task in enumerate(tasks)}
+        submitted = {}
+        try:
+            for i, task in enumerate(tasks):
+                submitted[pool.submit(_run_in_worker, i, task)] = (i, task)
+        except futures.process.BrokenProcessPool:  # a worker died before the work was handed out
+            never_started.extend(task for task in tasks if task not in [t for _, t in submitted.values()])
         broken = False
         for future in futures.as_completed(submitted):
             index, task = submitted[future]

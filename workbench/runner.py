@@ -216,8 +216,23 @@ def write_manifest(run_dir: Path, loaded: LoadedStudy, status: str) -> None:
     )
 
 
+def torch_details() -> dict[str, Any]:
+    """What decides torch's floating-point results on this machine: the CPU code path it takes
+    and the MKL / oneDNN it was built with (statically linked, so not in the BLAS list)."""
+    import re
+
+    import torch
+
+    config = torch.__config__.show()
+    found = {name: re.search(pattern, config) for name, pattern in
+             (("mkl", r"Intel\(R\) (?:oneAPI )?Math Kernel Library Version ([^\s]+)"), ("onednn", r"(?:oneDNN|MKL-DNN) v([^\s]+)"))}
+    return {"version": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads(), **{k: m.group(1) if m else None for k, m in found.items()}}
+
+
 def record_data_files(run_dir: Path, plans: list[CellPlan]) -> None:
-    """Add every data file the finished cells read, with its sha256, to environment.json."""
+    """Add every data file the finished cells read, with its sha256, to environment.json (and,
+    when the cells use torch, the details of the torch build that decide its numbers)."""
     import json
 
     from .run_view import read_result
@@ -232,6 +247,11 @@ def record_data_files(run_dir: Path, plans: list[CellPlan]) -> None:
     except (OSError, ValueError):
         record = {}
     record["data_files"] = dict(sorted(files.items()))
+    if any("torch" in get_registry().get("model", p.model.use).frameworks for p in plans):
+        try:
+            record["torch"] = torch_details()
+        except Exception as error:  # torch missing or unusual: say so rather than fail the report
+            record["torch"] = {"error": f"{type(error).__name__}: {error}"}
     atomic.write_json(path, record)
 
 

@@ -101,8 +101,12 @@ def generic_metric_cases(task: str, rng: np.random.Generator) -> list[tuple[np.n
 
 
 def _context(work_dir: Path | None, data_dir: Path | None = None, **kwargs: Any) -> CellContext:
+    """A fresh cell (its own folder: no checkpoint of an earlier attempt to resume from) sharing
+    one cache, as cells of a study do."""
     base = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="workbench-contract-"))
-    return CellContext.standalone(CONTRACT_SEED, cache_dir=base / "cache", data_dir=data_dir, work_dir=base / "cell", **kwargs)
+    base.mkdir(parents=True, exist_ok=True)
+    cell = Path(tempfile.mkdtemp(prefix="cell-", dir=base))
+    return CellContext.standalone(CONTRACT_SEED, cache_dir=base / "cache", data_dir=data_dir, work_dir=cell, **kwargs)
 
 
 def _reseed(cls: type[Component] | None = None, attempt: int = 0) -> None:

@@ -1,5 +1,6 @@
 """Generic figures drawn from a run's results table: curves over steps, a metric against a
-grid axis, and bars per group, each as mean ± standard deviation over replicates."""
+grid axis, and bars per group, each as mean ± standard deviation over the pooled cells (the
+replicates and every grid axis the figure does not show), with n in the title."""
 
 from __future__ import annotations
 
@@ -52,6 +53,14 @@ def select(run: RunView, params: FigureParams, stepped: bool) -> tuple[pd.DataFr
     return rows, group_by, evaluation
 
 
+def spread(run: RunView, rows: pd.DataFrame, shown: list[str], keys: list[str]) -> str:
+    """What each point's mean ± std pools, for the title: every axis not shown (and the
+    replicates), with n, the number of values behind each point."""
+    pooled = [a for a in run.axes if a not in shown] + ["replicate"]
+    n = int(rows.groupby(keys, sort=False).size().max()) if keys and len(rows) else len(rows)
+    return f"mean ± std over {' × '.join(pooled)} (n = {n})"
+
+
 def mean_std(values: pd.Series) -> tuple[float, float]:
     arr = values.to_numpy(dtype=float)
     return float(np.nanmean(arr)), float(np.nanstd(arr)) if len(arr) > 1 else 0.0
@@ -94,7 +103,8 @@ class MetricCurve(Figure):
         ax.set_ylabel(p.metric)
         if p.log_y:
             ax.set_yscale("log")
-        ax.set_title(p.title or f"{p.metric} per {step_name} ({evaluation}); mean ± std over replicates")
+        ax.set_title(p.title or f"{p.metric} per {step_name} ({evaluation})\n{spread(run, rows, group_by, ['group', 'step'])}",
+                     fontsize="medium")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
         fig.tight_layout()
@@ -134,7 +144,8 @@ class MetricVsAxis(Figure):
             ax.set_xscale("log")
         ax.set_xlabel(p.axis)
         ax.set_ylabel(p.metric)
-        ax.set_title(p.title or f"{p.metric} vs {p.axis} ({evaluation}); mean ± std over replicates")
+        ax.set_title(p.title or f"{p.metric} vs {p.axis} ({evaluation})\n{spread(run, rows, [*group_by, p.axis], ['group', p.axis])}",
+                     fontsize="medium")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
         fig.tight_layout()
@@ -162,7 +173,7 @@ class MetricBars(Figure):
         ax.bar(np.arange(len(stats)), stats["mean"], yerr=stats["std"], capsize=3, color="tab:blue", alpha=0.8)
         ax.set_xticks(np.arange(len(stats)), list(stats.index), rotation=30, ha="right")
         ax.set_ylabel(p.metric)
-        ax.set_title(p.title or f"{p.metric} ({evaluation}); mean ± std over replicates")
+        ax.set_title(p.title or f"{p.metric} ({evaluation})\n{spread(run, rows, group_by, ['group'])}", fontsize="medium")
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         return fig

@@ -12,10 +12,11 @@ frames that approximation error is what destroys a rollout. The skip carries the
 and leaves the network the corrections. ``skip: none`` is the thesis' network as drawn.
 
 ``coarse_step: split-operator`` (not in the thesis) adds a fixed physics step instead of
-learning it: one Strang step of the frame interval on the window (:mod:`.coarse_step`); the
-network and skip then predict only the correction to it. The step knows the potential's phase
-exp(-iVδ/2) and the kinetic propagator for every wave number and barrier height, so the part
-of the dynamics that is the same for all of them need not be learned from the training range.
+learning it: one Strang step of the frame interval (:mod:`.coarse_step`), applied to the whole
+frame in a rollout and, in training, to each window with its 22-point margin; the network then
+predicts only the correction to it. The step knows the potential's phase exp(-iVδ/2) for any V
+and moves every wave number, so what is the same for all packets and barriers need not be
+learned from the training range.
 
 Rollout: every window position of every test scenario goes through the network in one batched
 call per frame. Near the walls the frame is continued by its mirror images (ψ odd about each

@@ -189,7 +189,7 @@ class CorrelationByFamily(Figure):
         width = 0.8 / len(groups)
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(families) * max(1, len(groups) / 2)), 4.5))
+        fig, ax = plt.subplots(figsize=(min(16, max(6, 1.1 * len(families) * max(1, len(groups) / 2))), 4.5))
         for i, group in enumerate(groups):
             part = stats[stats["group"] == group].set_index("evaluation").reindex(families)
             ax.bar(np.arange(len(families)) + (i - (len(groups) - 1) / 2) * width, part["mean"], width, yerr=part["std"], capsize=2, label=group)
@@ -201,4 +201,43 @@ class CorrelationByFamily(Figure):
         ax.legend(fontsize="small")
         ax.set_title("⟨C⟩ per test family; mean ± std over replicates")
         fig.tight_layout()
+        return fig
+
+
+class CorrelationVsBudget(Figure):
+    name = "correlation-vs-budget"
+    summary = "Data effectiveness: 1 − ⟨C⟩ against a grid axis such as the curriculum's budget of generated windows (log–log), one line per group."
+
+    class Params(workbench.Params):
+        axis: str = Field(default="curriculum.with.budget", description="grid axis on the x axis (numeric)")
+        metric: str = Field(default="normalized-correlation", description="metric label in the results table (a correlation: 1 − value is plotted)")
+        families: list[str] | None = Field(default=None, description="test families averaged per cell (default: every evaluation holding the metric)")
+        group_by: list[str] | None = Field(default=None, description="grid axes that make the lines (default: the study's group_by without `axis`)")
+
+    def draw(self, run: RunView):
+        p = self.params
+        rows = run.final()
+        rows = rows[(rows["metric"] == p.metric) & (rows["evaluation"] != "train")]
+        if p.families is not None:
+            rows = rows[rows["evaluation"].isin(p.families)]
+        if rows.empty or p.axis not in rows.columns:
+            return None
+        import matplotlib.pyplot as plt
+
+        group_by = [g for g in default_group_by(run, p.group_by, rows.columns) if g != p.axis]
+        # One value per cell: the mean over its families; then mean ± std over replicates.
+        per_cell = rows.groupby(["cell", p.axis, *group_by], sort=False)["value"].mean().reset_index()
+        per_cell = per_cell.assign(group=group_column(per_cell, group_by), x=per_cell[p.axis].astype(float), gap=1.0 - per_cell["value"])
+        fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
+        for group, part in per_cell.groupby("group", sort=False):
+            stats = part.groupby("x")["gap"].agg(["mean", "std"]).fillna(0.0)
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=str(group))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(p.axis.split(".")[-1] + " (generated training windows)" if p.axis.endswith("budget") else p.axis)
+        ax.set_ylabel(f"1 − ⟨C⟩ ({p.metric})")
+        families = sorted(set(rows["evaluation"]))
+        ax.set_title(f"mean over {', '.join(families)}; mean ± std over replicates", fontsize="small")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
         return fig

@@ -4,7 +4,7 @@ from workbench import hookimpl
 
 from .curricula import BarrierWeightedWindows, ErrorDrivenWindows, UniformWindows
 from .dataset import WavepacketWindows
-from .figures import CorrelationByFamily, CorrelationSweeps, RolloutHeatmaps, RolloutSnapshots
+from .figures import CorrelationByFamily, CorrelationSweeps, CorrelationVsBudget, RolloutHeatmaps, RolloutSnapshots
 from .metrics import NormalizedCorrelation, ScenarioCorrelation
 from .model import GruEmulator
 from .propagator import CoarsePropagator
@@ -41,7 +41,7 @@ def register_metrics(register):
 
 @hookimpl
 def register_figures(register):
-    for figure in (RolloutHeatmaps, RolloutSnapshots, CorrelationSweeps, CorrelationByFamily):
+    for figure in (RolloutHeatmaps, RolloutSnapshots, CorrelationSweeps, CorrelationByFamily, CorrelationVsBudget):
         register(figure)
 
 

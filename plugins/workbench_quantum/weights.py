@@ -7,7 +7,7 @@ Two files in the cell's ``artifacts/`` directory:
 * ``emulator-weights.json`` — everything needed to rebuild and use it: a format tag and
   version, the model's parameters, the grid spacing and frame interval it was trained on, the
   simulator's settings (to simulate a new scenario's start and truth the same way), the cell it
-  came from, and the sha256 of the npz file. Written atomically (temp file + ``os.replace``), and
+  came from, and the sha256 of the npz file. Written atomically (``workbench.atomic``), and
   only after the npz, so a JSON file always describes a complete weights file.
 
 Nothing here is ever unpickled: a run directory may come from someone else.
@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench import DataCorruptError
+from workbench import DataCorruptError, atomic
 
 from .windows import HISTORY, WINDOW
 
@@ -39,16 +38,6 @@ VERSION = 1
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
-    """Write ``document`` to a temporary file beside ``path``, then rename it over ``path``: a
-    reader sees the old file or the whole new one, never a part. (The kernel's own atomic
-    writers are not public API yet.)"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def save_weights(context: workbench.CellContext, model: GruEmulator, simulator_params: Any, training: dict[str, Any]) -> Path | None:
@@ -71,7 +60,7 @@ def save_weights(context: workbench.CellContext, model: GruEmulator, simulator_p
         "weights": {"file": npz.name, "sha256": sha256(npz), "arrays": {k: list(v.shape) for k, v in arrays.items()}},
     }
     path = npz.with_suffix(".json")
-    write_json_atomically(path, document)
+    atomic.write_json(path, document)
     return path
 
 

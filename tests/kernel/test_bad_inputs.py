@@ -17,21 +17,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO
+from conftest import ESOL_STUDY, REPO
 from workbench import cli
 
 DATA = REPO / "plugins" / "workbench_common" / "data" / "esol_descriptors.csv"
-GOOD = f"""\
-seed: 1
-dataset:
-  use: csv-table
-  with:
-    path: {DATA}
-    targets: {{measured_log_solubility: regression, soluble: classification}}
-target: measured_log_solubility
-model: linear
-metrics: [rmse]
-"""
+GOOD = ESOL_STUDY
 SMALL_CSV = "x1,x2,y,label\n1.0,2.0,0.5,a\n2.0,1.0,1.5,b\n3.0,0.5,2.5,a\n4.0,3.0,3.5,b\n5.0,2.5,4.5,a\n6.0,1.5,5.5,b\n"
 
 
@@ -185,7 +175,12 @@ CASES = [
 
 
 def run(args: list[str]):
-    result = CliRunner().invoke(cli.app, args)
+    saved = dict(os.environ)  # --cache-dir / --data-dir set the environment for workers; keep tests apart
+    try:
+        result = CliRunner().invoke(cli.app, args)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     exception = result.exception
     if exception is not None and not isinstance(exception, SystemExit):
         raise AssertionError(f"an exception escaped the command: {exception!r}\n{result.output}") from exception

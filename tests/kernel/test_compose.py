@@ -9,22 +9,13 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO
+from conftest import ESOL_STUDY, REPO
 from workbench import cli
 from workbench.errors import StudyError
 from workbench.study import load_study
 
 DATA = REPO / "plugins" / "workbench_common" / "data" / "esol_descriptors.csv"
-BASE = f"""\
-seed: 1
-dataset:
-  use: csv-table
-  with:
-    path: {DATA}
-    targets: {{measured_log_solubility: regression}}
-model: {{use: random-forest, with: {{n_estimators: 10}}}}
-metrics: [rmse]
-"""
+BASE = ESOL_STUDY.replace("model: linear", "model: {use: random-forest, with: {n_estimators: 10}}")
 
 
 def write(tmp_path, name, text):
@@ -87,7 +78,7 @@ def test_a_mistake_in_a_base_study_points_at_the_base_file(tmp_path):
     with pytest.raises(StudyError) as caught:
         load_study(child)
     [problem] = caught.value.problems
-    assert problem.location.file == base and problem.location.line == 7
+    assert problem.location.file == base and problem.location.line == 8
 
 
 def test_extends_cycles_and_missing_bases_are_refused(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, make_distribution, run_cli
+from conftest import REPO, make_distribution, run_cli, slow_study, start_run
 from workbench.runner import RunOptions, Runner, sibling_groups
 from workbench.study import load_study
 
@@ -123,18 +123,9 @@ def test_string_hashing_is_pinned_in_the_cli_and_in_workers(tmp_path, faulty_sit
 
 def test_sigterm_is_handled_like_ctrl_c(tmp_path, example_site, with_site):
     with_site(example_site)
-    study = tmp_path / "slow.yaml"
-    study.write_text(textwrap.dedent(f"""\
-        repeats: 6
-        dataset:
-          use: csv-table
-          with: {{path: {DATA}, targets: {{measured_log_solubility: regression}}}}
-        model: {{use: mean-predictor, with: {{delay_seconds: 0.4, epochs: 2}}}}
-        metrics: [rmse]
-    """))
+    study = slow_study(tmp_path, delay=0.4, epochs=2, repeats=6, grid="")
     runs = tmp_path / "runs"
-    process = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(study), "--runs-root", str(runs), "-q"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_run(study, runs)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(runs.glob("*/*/cells/*/result.json"))) < 1:
         time.sleep(0.1)
@@ -192,18 +183,9 @@ def test_a_dask_worker_killed_mid_cell_loses_nothing_and_resume_finishes(tmp_pat
     psutil = pytest.importorskip("psutil")
     pytest.importorskip("distributed")
     with_site(example_site)
-    study = tmp_path / "slow.yaml"
-    study.write_text(textwrap.dedent(f"""\
-        repeats: 6
-        dataset:
-          use: csv-table
-          with: {{path: {DATA}, targets: {{measured_log_solubility: regression}}}}
-        model: {{use: mean-predictor, with: {{delay_seconds: 0.5, epochs: 3}}}}
-        metrics: [rmse]
-    """))
+    study = slow_study(tmp_path, delay=0.5, epochs=3, repeats=6, grid="")
     runs = tmp_path / "runs"
-    process = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(study), "--runs-root", str(runs), "-q",
-                                "--executor", "dask", "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_run(study, runs, "--executor", "dask", "--jobs", "2")
     deadline = time.time() + 180
     killed = None
     while time.time() < deadline and killed is None:

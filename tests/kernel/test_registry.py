@@ -28,7 +28,7 @@ def test_builtins_register_through_entry_points_with_their_source():
     assert {"accuracy", "top-k-accuracy", "roc-auc", "mae", "rmse", "r2"} <= set(registry.names("metric"))
     entry = registry.entry("model", "linear")
     assert entry.plugin == "common"
-    assert entry.distribution.startswith("workbench ")
+    assert entry.distribution.startswith("deml-workbench ")
     assert set(registry.components) == set(KINDS)
 
 

@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, slow_study
 from workbench.runner import RunOptions, Runner
 from workbench.study import load_study
 
@@ -23,23 +22,6 @@ QUICK = REPO / "studies" / "quick" / "tabular.yaml"
 
 def run_study(path: Path, runs: Path, **options) -> "RunResult":  # noqa: F821
     return Runner(load_study(path), RunOptions(runs_root=runs, **options)).run()
-
-
-def slow_study(tmp_path: Path, delay: float = 0.4, epochs: int = 3, repeats: int = 3, extra: str = "") -> Path:
-    path = tmp_path / "slow.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        seed: 9
-        repeats: {repeats}
-        dataset:
-          use: csv-table
-          with: {{path: {DATA}, targets: {{measured_log_solubility: regression}}}}
-        model: {{use: mean-predictor, with: {{delay_seconds: {delay}, epochs: {epochs}}}}}
-        metrics: [rmse, mae]
-        grid:
-          train_size: [200, 400]
-        {extra}
-    """))
-    return path
 
 
 def test_the_quick_study_runs_and_writes_a_complete_run_directory(tmp_path):

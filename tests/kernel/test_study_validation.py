@@ -11,21 +11,10 @@ import pytest
 import workbench
 from workbench.errors import StudyError
 from workbench.registry import load_registry
+from conftest import ESOL_STUDY
 from workbench.study import load_study
 
-DATA = Path(__file__).resolve().parents[2] / "plugins" / "workbench_common" / "data" / "esol_descriptors.csv"
-
-BASE = f"""\
-seed: 1
-dataset:
-  use: csv-table
-  with:
-    path: {DATA}
-    targets: {{measured_log_solubility: regression, soluble: classification}}
-target: measured_log_solubility
-model: linear
-metrics: [rmse]
-"""
+BASE = ESOL_STUDY
 
 
 def write(tmp_path: Path, text: str, name: str = "study.yaml") -> Path:

@@ -578,6 +578,8 @@ def test_the_documented_scenario_file_and_potentials_are_valid():
     docs = (REPO / "docs" / "quantum.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", docs, flags=re.S)
     scenario = read_scenario(yaml.safe_load(next(b for b in blocks if "frames: 400" in b)))
+    for path in (REPO / "studies" / "scenarios").glob("*.yaml"):  # the example scenario files
+        assert read_scenario(path).potential.kind != "none"
     assert scenario.frames == 400 and [t.kind for t in scenario.potential.terms] == ["gaussian", "expression"]
     # The potentials block shows one form per `potential:` entry; each must validate and evaluate.
     forms = re.split(r"\n(?=potential:)", textwrap.dedent(next(b for b in blocks if "kind: array" in b)).strip())
@@ -587,6 +589,23 @@ def test_the_documented_scenario_file_and_potentials_are_valid():
         if isinstance(spec, dict) and spec.get("kind") == "array":
             continue  # its values are elided in the docs
         assert np.isfinite(potential_on_grid(Potential.model_validate(spec), x, 100.0)).all()
+
+
+def test_correlation_vs_budget_plots_one_minus_the_family_mean_per_cell(tmp_path):
+    from workbench.run_view import RunView
+    from workbench_quantum.figures import CorrelationVsBudget
+
+    rows = []
+    for cell, (curriculum, budget, replicate, values) in enumerate([("uniform", 10, 0, (0.9, 0.7)), ("uniform", 10, 1, (0.8, 0.8)),
+                                                                    ("uniform", 30, 0, (0.99, 0.97)), ("weighted", 10, 0, (0.95, 0.95))]):
+        for family, value in zip(("a", "b"), values):
+            rows.append({"cell": f"c{cell}", "curriculum": curriculum, "curriculum.with.budget": budget, "replicate": replicate,
+                         "seed": 0, "evaluation": family, "metric": "normalized-correlation", "step_name": "", "step": np.nan, "value": value})
+    run = RunView(tmp_path, results=pd.DataFrame(rows))
+    fig = CorrelationVsBudget({"group_by": ["curriculum"]}).draw(run)
+    uniform, weighted = (line for line in fig.axes[0].lines if len(line.get_xdata()) > 0 and line.get_marker() == "o")
+    assert list(uniform.get_xdata()) == [10.0, 30.0] and np.allclose(uniform.get_ydata(), [0.2, 0.02])
+    assert np.allclose(weighted.get_ydata(), [0.05])
 
 
 # -- study ---------------------------------------------------------------------------------------
