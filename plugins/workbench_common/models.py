@@ -67,6 +67,9 @@ class SklearnModel(Model):
     """Shared fit/predict for scikit-learn estimators; subclasses build the estimator."""
 
     tasks: ClassVar[frozenset[str]] = frozenset({"classification", "regression"})
+    # Declared so that local workers import scikit-learn once, before they fork, rather than in
+    # every cell; its estimators take their seed through ``random_state``.
+    frameworks: ClassVar[tuple[str, ...]] = ("sklearn",)
 
     @abstractmethod
     def estimator(self, task: str, seed: int, threads: int) -> BaseEstimator:

@@ -111,7 +111,7 @@ class Esol(Dataset):
         context.data.digest(PACKAGED_ESOL)  # recorded with the cell's data files (read_esol checks it)
         frame, mols, dropped = read_esol()
         if dropped:
-            context.log.warning("esol: RDKit cannot parse %d molecule(s), dropped: %s", len(dropped), "; ".join(dropped))
+            context.note(f"esol: RDKit cannot parse {len(dropped)} molecule(s), dropped: {'; '.join(dropped)}")
         # ~2 s of RDKit per load; every cell of a study loads, so the table is cached.
         import rdkit
 
@@ -125,8 +125,8 @@ class Esol(Dataset):
             properties, hazards, missing = self._pubchem(frame, properties, context)
             keep = ~missing
             if missing.any():
-                context.log.warning("esol: PubChem has no record or incomplete properties for %d molecule(s), dropped: %s",
-                                    int(missing.sum()), ", ".join(frame.loc[missing, "Compound ID"]))
+                context.note(f"esol: PubChem has no record or incomplete properties for {int(missing.sum())} molecule(s), "
+                             f"dropped: {', '.join(frame.loc[missing, 'Compound ID'])}")
             frame, properties, hazards = (x[keep].reset_index(drop=True) for x in (frame, properties, hazards))
             mols = [mol for mol, kept in zip(mols, keep) if kept]
         targets = {SOLUBILITY: frame["measured log solubility in mols per litre"].to_numpy(dtype=np.float64)}

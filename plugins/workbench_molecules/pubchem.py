@@ -1,7 +1,7 @@
 """A small PubChem client: computed properties (PUG REST) and GHS pictograms (PUG View).
 
 It is polite (at most ``rate`` requests per second, PubChem asks for no more than 5), retries
-the answers that mean "try again later" (HTTP 429/5xx, network errors) with exponential
+(with tenacity) the answers that mean "try again later" (HTTP 429/5xx, network errors) with exponential
 back-off, and keeps every answer on disk, so a dataset is fetched once per machine. The
 transport is a plain function ``(url, timeout) -> (status, body)`` so tests can replay
 recorded-format answers without a network.
@@ -42,6 +42,10 @@ GHS_PICTOGRAMS: dict[str, str] = {
 
 Transport = Callable[[str, float], tuple[int, bytes]]
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class _Transient(Exception):
+    """An answer that means "try again later" (HTTP 429/5xx, a network error)."""
 
 
 class PubChemError(ComponentError):
@@ -86,32 +90,38 @@ class PubChemClient:
         return body
 
     def _fetch(self, url: str) -> dict[str, Any] | None:
-        problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.sleep(self.backoff * 2 ** (attempt - 1))
-            wait = self._last + self.interval - self.clock()
-            if wait > 0:
-                self.sleep(wait)
-            self._last = self.clock()
-            self.requests += 1
-            try:
-                status, body = self.transport(url, self.timeout)
-            except OSError as error:
-                problem = f"network error: {error}"
-                continue
-            if status == 200:
-                return json.loads(body)
-            if status == 404:
-                return None
-            if status in RETRY_STATUSES:
-                problem = f"HTTP {status}"
-                continue
-            raise PubChemError(f"PubChem refused {url} with HTTP {status}: {body[:200]!r}")
+        # tenacity does the retrying and back-off; the rate limit stays ours because it spaces
+        # every request, first attempts included, not only retries.
+        from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+        retrying = Retrying(stop=stop_after_attempt(self.retries + 1), wait=wait_exponential(multiplier=self.backoff, min=self.backoff),
+                            retry=retry_if_exception_type(_Transient), sleep=self.sleep)
+        try:
+            return retrying(self._attempt, url)
+        except RetryError as failed:
+            problem = failed.last_attempt.exception()
         raise PubChemError(
             f"PubChem did not answer {url} after {self.retries + 1} attempts (last: {problem}). "
             "Check the network, or use `source: rdkit` for the offline properties."
         )
+
+    def _attempt(self, url: str) -> dict[str, Any] | None:
+        wait = self._last + self.interval - self.clock()
+        if wait > 0:
+            self.sleep(wait)
+        self._last = self.clock()
+        self.requests += 1
+        try:
+            status, body = self.transport(url, self.timeout)
+        except OSError as error:
+            raise _Transient(f"network error: {error}") from error
+        if status == 200:
+            return json.loads(body)
+        if status == 404:
+            return None
+        if status in RETRY_STATUSES:
+            raise _Transient(f"HTTP {status}")
+        raise PubChemError(f"PubChem refused {url} with HTTP {status}: {body[:200]!r}")
 
     # -- PubChem queries -----------------------------------------------------------------
     def properties(self, smiles: str) -> dict[str, Any] | None:
