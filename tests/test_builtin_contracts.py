@@ -35,3 +35,22 @@ def test_builtin_honours_the_contract(component, check, tmp_path):
 @pytest.mark.parametrize("module", PLUGIN_MODULES)
 def test_builtin_plugin_registers_components_and_imports_light(module):
     check_plugin(module)
+
+
+def test_validating_every_shipped_study_imports_no_heavy_library():
+    """`workbench validate` checks parameters (estimator paths included) without importing the
+    libraries that cells use, so that it answers in well under a second."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from workbench.testing import HEAVY_MODULES
+
+    repo = Path(__file__).resolve().parents[1]
+    studies = sorted(str(p) for p in [*repo.glob("studies/*.yaml"), *repo.glob("studies/quick/*.yaml")])
+    code = ("import sys\nfrom workbench.cli import main\nsys.argv = ['workbench', 'validate', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+            f"print('LOADED=' + ','.join(m for m in {tuple(HEAVY_MODULES)!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, *studies], capture_output=True, text=True, timeout=300, cwd=repo)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "LOADED=\n" in done.stdout, done.stdout[-500:]

@@ -56,7 +56,18 @@ def default_cache_root() -> Path:
 def canonical_json(obj: Any) -> str:
     """The JSON text a key is hashed from: sorted keys, pydantic models and arrays expanded."""
 
+    # Study validation digests every cell's plan, so the common cases are tested first (same
+    # output as the general branches below, which handle subclasses and other mappings).
+    plain = (str, int, float, bool, type(None))
+
     def convert(value: Any) -> Any:
+        kind = type(value)
+        if kind in plain:
+            return value
+        if kind is dict:  # json.dumps sorts the keys
+            return {str(k): convert(v) for k, v in value.items()}
+        if kind is list:
+            return [convert(v) for v in value]
         if hasattr(value, "model_dump"):
             return convert(value.model_dump(mode="json"))
         if isinstance(value, Mapping):

@@ -171,7 +171,7 @@ class _Validator:
         self.problems: list[Problem] = []
         self._seen: set[tuple[str, str]] = set()
         self._resolved: dict[tuple[str, str, str], tuple[ComponentSpec, Component] | None] = {}
-        self._checked: dict[str, str | None] = {}
+        self._checked: dict[tuple[Any, ...], str | None] = {}
 
     # problems -------------------------------------------------------------------------
     def add(self, message: str, location: Location | None, hint: str | None = None) -> None:
@@ -412,10 +412,10 @@ class _Validator:
     def cross_check(self, study: Study, resolved: dict[str, Any], cell: grid_module.CellData | None) -> str | None:
         """Check that the cell's components fit together; return its target (``None`` if not)."""
         locations = "|".join(str(self.at_value(cell, (s,))) for s in (*PLAN_SECTIONS, "target"))
-        key = canonical_json({s: (None if resolved.get(s) is None else
-                                  [r[0].model_dump(mode="json") for r in resolved[s]] if isinstance(resolved[s], list)
-                                  else resolved[s][0].model_dump(mode="json")) for s in PLAN_SECTIONS}
-                             | {"target": study.target, "at": locations})
+        # resolve() memoises its (spec, component) pairs for the validator's lifetime, so their
+        # identities name the resolved components exactly, without serialising them again.
+        key = (tuple(None if resolved.get(s) is None else tuple(map(id, resolved[s])) if isinstance(resolved[s], list)
+                     else id(resolved[s]) for s in PLAN_SECTIONS), study.target, locations)
         if key not in self._checked:
             self._checked[key] = self._cross_check(study, resolved, cell)
         return self._checked[key]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
+from pathlib import Path
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -213,17 +214,41 @@ class SupportVector(SklearnModel):
 ESTIMATOR_PATH = re.compile(r"sklearn(\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
-def import_estimator(path: str) -> type:
-    """The scikit-learn estimator class named by ``path`` (``sklearn.ensemble.ExtraTreesRegressor``).
-
-    A study file may come from anyone, so only modules under ``sklearn.`` are imported and the
-    object must be a subclass of ``sklearn.base.BaseEstimator``; anything else is refused."""
+def _split_estimator_path(path: str) -> tuple[str, str]:
     if not ESTIMATOR_PATH.fullmatch(path):
         raise ComponentError(
             f"sklearn-estimator: {path!r} is not a scikit-learn import path; write the module and class, e.g. "
             "sklearn.ensemble.ExtraTreesRegressor (only modules under sklearn. are imported)"
         )
     module_name, _, class_name = path.rpartition(".")
+    return module_name, class_name
+
+
+def locate_estimator(path: str) -> None:
+    """Check ``path`` names a class of a scikit-learn module without importing scikit-learn, so
+    that validating a study stays fast: the module's source file must exist and define or import
+    the name. ``import_estimator`` does the full check when the model is built."""
+    import importlib.util
+
+    module_name, class_name = _split_estimator_path(path)
+    spec = importlib.util.find_spec("sklearn")  # a top-level name is located without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ComponentError("sklearn-estimator: scikit-learn is not installed; pip install scikit-learn")
+    where = Path(next(iter(spec.submodule_search_locations))).joinpath(*module_name.split(".")[1:])
+    source = next((file for file in (where / "__init__.py", where.with_suffix(".py")) if file.is_file()), None)
+    if source is None:
+        raise ComponentError(f"sklearn-estimator: there is no module {module_name!r} in scikit-learn")
+    if class_name.startswith("_") or not re.search(rf"\b{re.escape(class_name)}\b", source.read_text(encoding="utf-8")):
+        raise ComponentError(f"sklearn-estimator: {path!r} is not a scikit-learn estimator class ({module_name} has no {class_name})")
+
+
+def import_estimator(path: str) -> type:
+    """The scikit-learn estimator class named by ``path`` (``sklearn.ensemble.ExtraTreesRegressor``).
+
+    A study file may come from anyone, so only modules under ``sklearn.`` are imported and the
+    object must be a subclass of ``sklearn.base.BaseEstimator`` with a ``predict``; anything else
+    is refused."""
+    module_name, class_name = _split_estimator_path(path)
     from sklearn.base import BaseEstimator
 
     try:
@@ -235,6 +260,8 @@ def import_estimator(path: str) -> type:
         raise ComponentError(
             f"sklearn-estimator: {path!r} is not a scikit-learn estimator class (a subclass of sklearn.base.BaseEstimator)"
         )
+    if not hasattr(found, "predict"):
+        raise ComponentError(f"sklearn-estimator: {path} has no predict(); name a classifier or regressor")
     return found
 
 
@@ -260,13 +287,12 @@ class SklearnEstimator(SklearnModel):
         @classmethod
         def _importable(cls, value: str | dict[str, str]) -> str | dict[str, str]:
             for path in [value] if isinstance(value, str) else value.values():
-                try:
-                    estimator = import_estimator(path)
+                try:  # located only, so that validating a study imports no scikit-learn; fit imports it
+                    locate_estimator(path)
                 except ComponentError as error:
                     raise ValueError(str(error).removeprefix("sklearn-estimator: ")) from None
-                if not hasattr(estimator, "predict"):
-                    raise ValueError(f"{path} has no predict(); name a classifier or regressor")
             return value
+
 
     @classmethod
     def contract_params(cls) -> list[dict[str, Any]]:

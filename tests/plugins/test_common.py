@@ -132,10 +132,22 @@ def test_support_vector_regression_equals_scikit_learn_and_tolerates_constant_co
     ("sklearn.nonexistent.Model", "no module"),
     ("sklearn.ensemble.__builtins__", "not a scikit-learn estimator class"),
     ("sklearn.ensemble.RandomForestRegressor; import os", "not a scikit-learn import path"),
+    ("sklearn.ensemble.ExtraTreesRegresor", "sklearn.ensemble has no ExtraTreesRegresor"),
 ])
 def test_sklearn_estimator_refuses_anything_but_scikit_learn_estimators(path, message):
+    with pytest.raises((ValidationError, ComponentError), match=message):  # ComponentError: when the cell builds the estimator
+        build("model", "sklearn-estimator", estimator=path).estimator("regression", seed=0, threads=1)
+
+
+@pytest.mark.parametrize("path, message", [
+    ("sklearn.ensemble.ExtraTreesRegresor", "has no ExtraTreesRegresor"),
+    ("sklearn.nonexistent.Model", "no module"),
+    ("os.system", "not a scikit-learn import path"),
+])
+def test_sklearn_estimator_params_catch_typos_without_importing_scikit_learn(path, message):
+    params = get_registry().get("model", "sklearn-estimator").Params
     with pytest.raises(ValidationError, match=message):
-        build("model", "sklearn-estimator", estimator=path)
+        params(estimator=path)
 
 
 def test_sklearn_estimator_checks_the_task_and_seeds_the_estimator():
