@@ -89,8 +89,10 @@ def _pin_sklearn(seed: int, threads: int) -> None:
 FRAMEWORK_SEEDERS = {"torch": _seed_torch, "sklearn": _pin_sklearn}
 """How the kernel seeds and pins each framework a component may declare in ``frameworks``."""
 
-FRAMEWORK_MODULES = {"torch": ("torch",), "sklearn": ("sklearn", "sklearn.base", "sklearn.utils.validation")}
-"""What worker processes import once, before they are forked, for each declared framework."""
+FRAMEWORK_MODULES = {"torch": ("torch",), "sklearn": ("sklearn", "sklearn.base", "sklearn.utils.validation"),
+                     "matplotlib": ("matplotlib.figure", "matplotlib.backends.backend_agg")}
+"""What worker processes import once, before they are forked, for each declared framework (and
+what the runner imports in the background for the figures)."""
 
 
 def pin_threads(threads: int) -> None:

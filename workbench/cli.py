@@ -414,10 +414,22 @@ def _add_plugin_commands() -> None:
             err_console.print(f"[yellow]warning:[/] plugin {escape(plugin)} ({escape(source)}) could not add its commands: {escape(str(error))}")
 
 
+def _jobs_requested(args: list[str]) -> int:
+    """The ``--jobs``/``-j`` value on the command line (1 when absent or unreadable)."""
+    for i, arg in enumerate(args):
+        value = arg.split("=", 1)[1] if arg.startswith("--jobs=") else args[i + 1] if arg in ("--jobs", "-j") and i + 1 < len(args) else None
+        if value is not None:
+            return int(value) if value.isdigit() else 1
+    return 1
+
+
 def _pin_hash_seed_and_reexec() -> None:
     """``run`` re-executes itself once with PYTHONHASHSEED=0, so that cells run in this process
-    hash strings (and iterate sets) exactly as worker processes and other runs do."""
-    if sys.argv[1:2] == ["run"] and os.environ.get("PYTHONHASHSEED") != "0" and os.name == "posix" and sys.executable:
+    hash strings (and iterate sets) exactly as worker processes and other runs do. With
+    ``--jobs N`` (N > 1) no cell runs in this process and the workers are started pinned, so the
+    re-execution (a fifth of a second) is skipped."""
+    if (sys.argv[1:2] == ["run"] and os.environ.get("PYTHONHASHSEED") != "0" and os.name == "posix" and sys.executable
+            and _jobs_requested(sys.argv[2:]) == 1):
         os.environ["PYTHONHASHSEED"] = "0"
         try:
             os.execv(sys.executable, [sys.executable, "-m", "workbench", *sys.argv[1:]])

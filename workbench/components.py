@@ -256,6 +256,9 @@ class Figure(Component):
     """Draws one figure from a finished (or partly finished) run."""
 
     kind = "figure"
+    # Figures are matplotlib figures: the runner imports it in the background while cells run,
+    # so that drawing at the end does not wait for the import.
+    frameworks: ClassVar[tuple[str, ...]] = ("matplotlib",)
 
     @abstractmethod
     def draw(self, run: RunView) -> MplFigure | None:
@@ -281,6 +284,11 @@ class Executor(Component):
     def threads_per_cell(self) -> int:
         """CPU threads each cell may use (numerical libraries are pinned to this)."""
         return 1
+
+    def prepare(self, plans: Sequence[Mapping[str, Any]]) -> None:
+        """Called as soon as the plans of the cells to run are known, before the runner writes the
+        run's files: start what is slow to start (worker processes, a cluster) so that it overlaps
+        with that work. ``run`` must work whether or not ``prepare`` was called. Default: nothing."""
 
     @abstractmethod
     def run(self, tasks: Sequence[CellTask], sink: ProgressSink, on_outcome: OnOutcome) -> None:

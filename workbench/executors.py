@@ -22,7 +22,7 @@ import os
 import queue as queue_module
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field
@@ -64,6 +64,18 @@ class LocalExecutor(Executor):
     def threads_per_cell(self) -> int:
         return self.params.threads_per_cell or max(1, available_cpus() // self.params.jobs)
 
+    def prepare(self, plans: Sequence[Mapping[str, Any]]) -> None:
+        # The server process that forks the workers takes most of a second to import the
+        # kernel, the plugins and their frameworks; started now, it does so while the runner
+        # writes the run's files.
+        if self.params.jobs > 1 and plans:
+            pin_hash_seed()
+            _pool_context(preload_modules(plans))
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()
+
     def run(self, tasks: Sequence[CellTask], sink: ProgressSink, on_outcome: OnOutcome) -> None:
         if self.params.jobs == 1:
             for task in tasks:
@@ -91,29 +103,28 @@ def _init_worker(events: Any) -> None:
     _worker_sink = QueueSink(events)
 
 
-def preload_modules(tasks: Sequence[CellTask]) -> list[str]:
+def preload_modules(plans: Sequence[Mapping[str, Any]]) -> list[str]:
     """Modules worth importing once, before worker processes are forked: the kernel, the
-    plugin modules of the tasks' components and the frameworks they declare."""
+    plugin modules of the plans' components and the frameworks they declare."""
     from .cell import FRAMEWORK_MODULES
     from .registry import get_registry
     from .schema import PLAN_SECTIONS, SECTION_KINDS
 
     registry = get_registry()
     modules: dict[str, None] = {"workbench.cell": None}
-    for task in tasks:
-        for plan in task.plans:
-            for section in PLAN_SECTIONS:
-                value = plan.get(section)
-                specs = value if isinstance(value, list) else [value] if value else []
-                for spec in specs:
-                    try:
-                        cls = registry.get(SECTION_KINDS[section].name, spec["use"])
-                    except Exception:
-                        continue
-                    modules[cls.__module__] = None
-                    for framework in cls.frameworks:
-                        for module in FRAMEWORK_MODULES.get(framework, (framework,)):
-                            modules[module] = None
+    for plan in plans:
+        for section in PLAN_SECTIONS:
+            value = plan.get(section)
+            specs = value if isinstance(value, list) else [value] if value else []
+            for spec in specs:
+                try:
+                    cls = registry.get(SECTION_KINDS[section].name, spec["use"])
+                except Exception:
+                    continue
+                modules[cls.__module__] = None
+                for framework in cls.frameworks:
+                    for module in FRAMEWORK_MODULES.get(framework, (framework,)):
+                        modules[module] = None
     return list(modules)
 
 
@@ -138,7 +149,7 @@ def _run_pool(tasks: list[CellTask], workers: int, sink: ProgressSink, on_outcom
     """Run ``tasks`` in a pool. If a worker dies, return the tasks that never started and
     those that were running when the pool broke (one of which killed it)."""
     pin_hash_seed()
-    context = _pool_context(preload_modules(tasks))
+    context = _pool_context(preload_modules([plan for task in tasks for plan in task.plans]))
     events = context.Queue()
     pool = futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_init_worker, initargs=(events,))
     started: set[int] = set()
@@ -147,7 +158,9 @@ def _run_pool(tasks: list[CellTask], workers: int, sink: ProgressSink, on_outcom
     def forward() -> None:
         while not stop.is_set() or not events.empty():
             try:
-                event = events.get(timeout=0.1)
+                # A short poll rather than a wake-up message: a worker killed while writing to
+                # the queue leaves its lock held, and a put from here would then never return.
+                event = events.get(timeout=0.02)
             except (queue_module.Empty, EOFError, OSError):
                 continue
             if event[0] == "task-started":

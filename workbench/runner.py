@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from typing import Any
 
 from . import atomic
 from .cache import Cache, digest
-from .cell import RESULT_FILE, CellOutcome, CellTask, hash_seed_pinned
+from .cell import FRAMEWORK_MODULES, RESULT_FILE, CellOutcome, CellTask, hash_seed_pinned
 from .components import Executor
 from .errors import WorkbenchError
 from .progress import NullSink, ProgressSink
@@ -98,6 +99,23 @@ def safe_study_name(name: str) -> str:
             "(no slashes, no leading dot, at most 100 characters). Set `name:` in the study."
         )
     return name
+
+
+def import_in_background(modules: list[str]) -> None:
+    """Import ``modules`` in a daemon thread. While worker processes start and cells run, the
+    parent is mostly waiting; importing matplotlib then (about half a second) means the figures
+    at the end do not wait for it. A module that fails to import is left to fail where it is used."""
+    import importlib
+
+    def load() -> None:
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:
+                return
+
+    if modules:
+        threading.Thread(target=load, name="workbench-import", daemon=True).start()
 
 
 def choose_run_dir(loaded: LoadedStudy, options: RunOptions) -> tuple[Path, bool]:
@@ -367,6 +385,11 @@ class Runner:
         except OSError as error:
             raise WorkbenchError(f"cannot create the run directory {run_dir}: {error.strerror or error}. "
                                  "Choose a writable place with --runs-root or --run-dir.") from None
+        from .run_view import read_result
+
+        plans = self.loaded.plans
+        pending = [p for p in plans if read_result(run_dir / "cells" / p.id / RESULT_FILE) is None]
+        self.executor.prepare([plan_content(p) for p in pending])
         import yaml
 
         atomic.write_text(run_dir / "study.yaml", self.loaded.text)
@@ -374,11 +397,6 @@ class Runner:
                           + yaml.safe_dump(self.loaded.resolved(), sort_keys=False, allow_unicode=True))
         atomic.write_json(run_dir / "environment.json", environment(self.executor))
         write_manifest(run_dir, self.loaded, "running")
-
-        from .run_view import read_result
-
-        plans = self.loaded.plans
-        pending = [p for p in plans if read_result(run_dir / "cells" / p.id / RESULT_FILE) is None]
         result = RunResult(run_dir, total=len(plans), done=len(plans) - len(pending), skipped=len(plans) - len(pending))
         if on_start is not None:
             on_start(run_dir, len(plans), result.skipped, resumed)
@@ -393,6 +411,7 @@ class Runner:
             if on_outcome is not None:
                 on_outcome(outcome)
 
+        import_in_background(self.figure_modules())
         try:
             self.executor.run(self.tasks(run_dir, pending), sink, record)
         except KeyboardInterrupt:
@@ -403,6 +422,18 @@ class Runner:
             result.seconds = time.perf_counter() - started
             self.finish(result)
         return result
+
+    def figure_modules(self) -> list[str]:
+        """The modules the study's figures draw with (matplotlib's), to import while cells run."""
+        registry = get_registry()
+        modules: dict[str, None] = {}
+        for spec in self.loaded.report.figures:
+            try:
+                frameworks = registry.get("figure", spec.use).frameworks
+            except Exception:  # an unknown figure is reported when it is drawn
+                continue
+            modules.update(dict.fromkeys(m for framework in frameworks for m in FRAMEWORK_MODULES.get(framework, (framework,))))
+        return list(modules)
 
     def finish(self, result: RunResult) -> None:
         """Assemble the results table, summary and figures from whatever cells have finished."""
