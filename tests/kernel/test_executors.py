@@ -121,6 +121,16 @@ def test_string_hashing_is_pinned_in_the_cli_and_in_workers(tmp_path, faulty_sit
     assert tables[0] == tables[1] == tables[2]
 
 
+@pytest.mark.parametrize("args, jobs", [
+    (["s.yaml"], 1), (["s.yaml", "--jobs", "2"], 2), (["s.yaml", "-j", "4", "-q"], 4), (["--jobs=3", "s.yaml"], 3),
+    (["s.yaml", "--jobs"], 1), (["s.yaml", "--jobs", "two"], 1),
+])
+def test_the_cli_skips_its_hash_seed_reexecution_only_when_workers_run_the_cells(args, jobs):
+    from workbench.cli import _jobs_requested
+
+    assert _jobs_requested(args) == jobs
+
+
 def test_sigterm_is_handled_like_ctrl_c(tmp_path, example_site, with_site):
     with_site(example_site)
     study = slow_study(tmp_path, delay=0.4, epochs=2, repeats=6, grid="")
