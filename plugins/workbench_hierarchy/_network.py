@@ -9,15 +9,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-
-def dense(widths: list[int]) -> nn.Sequential:
-    """Dense layers through ``widths`` with ReLU between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(widths) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+from workbench_common.torch_layers import dense
 
 
 class HierarchicalNet(nn.Module):

@@ -26,14 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.SiLU())
-    return nn.Sequential(*layers)
+from workbench_common.torch_layers import dense
 
 
 class FragmentVAENet(nn.Module):
@@ -44,10 +37,10 @@ class FragmentVAENet(nn.Module):
                  encoder_input: str = "log", n_properties: int = 0):
         super().__init__()
         self.encoder_input = encoder_input
-        self.encode_f = mlp([n_fragments, hidden, hidden, 2 * z_fragments])
-        self.encode_c = mlp([n_fragments + n_connectivity, hidden, hidden, 2 * z_connectivity])
-        self.decode_f = mlp([z_fragments, hidden, hidden, n_fragments])
-        self.decode_c = mlp([z_fragments + z_connectivity, hidden, hidden, n_connectivity])
+        self.encode_f = dense([n_fragments, hidden, hidden, 2 * z_fragments], nn.SiLU)
+        self.encode_c = dense([n_fragments + n_connectivity, hidden, hidden, 2 * z_connectivity], nn.SiLU)
+        self.decode_f = dense([z_fragments, hidden, hidden, n_fragments], nn.SiLU)
+        self.decode_c = dense([z_fragments + z_connectivity, hidden, hidden, n_connectivity], nn.SiLU)
         self.head = nn.Linear(z_fragments + z_connectivity, n_properties) if n_properties else None
 
     def encode(self, F: torch.Tensor, C: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
