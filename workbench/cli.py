@@ -232,7 +232,10 @@ def run(
         run_options = RunOptions(runs_root=runs_root, run_dir=run_dir, resume=resume, jobs=jobs, executor=executor,
                                  executor_options=options, cache_dir=cache_dir, data_dir=data_dir)
         try:
-            result = _run_one(study, Runner(study, run_options), quiet)
+            runner = Runner(study, run_options)
+            if runner.executor.runs_cells_here():
+                _reexec_pinned()  # skipped early for --jobs N, but this executor runs cells here
+            result = _run_one(study, runner, quiet)
         except WorkbenchError as error:
             raise _fail(str(error)) from None
         if result.interrupted:
@@ -426,10 +429,21 @@ def _jobs_requested(args: list[str]) -> int:
 def _pin_hash_seed_and_reexec() -> None:
     """``run`` re-executes itself once with PYTHONHASHSEED=0, so that cells run in this process
     hash strings (and iterate sets) exactly as worker processes and other runs do. With
-    ``--jobs N`` (N > 1) no cell runs in this process and the workers are started pinned, so the
-    re-execution (a fifth of a second) is skipped."""
-    if (sys.argv[1:2] == ["run"] and os.environ.get("PYTHONHASHSEED") != "0" and os.name == "posix" and sys.executable
-            and _jobs_requested(sys.argv[2:]) == 1):
+    ``--jobs N`` (N > 1) cells normally run in workers started pinned, so this early
+    re-execution (a fifth of a second) is skipped; ``run`` re-executes later if the study's
+    executor turns out to run cells in this process after all."""
+    if sys.argv[1:2] == ["run"] and _jobs_requested(sys.argv[2:]) == 1:
+        _reexec_pinned()
+
+
+_AS_COMMAND = False
+"""True when ``main`` runs (the ``workbench`` command), never when a test invokes ``app``: only a
+whole command may re-execute itself."""
+
+
+def _reexec_pinned() -> None:
+    """Re-execute this command with PYTHONHASHSEED=0 unless it already has it."""
+    if _AS_COMMAND and os.environ.get("PYTHONHASHSEED") != "0" and os.name == "posix" and sys.executable:
         os.environ["PYTHONHASHSEED"] = "0"
         try:
             os.execv(sys.executable, [sys.executable, "-m", "workbench", *sys.argv[1:]])
@@ -442,6 +456,8 @@ def _terminate_as_interrupt(signum, frame) -> None:
 
 
 def main() -> None:
+    global _AS_COMMAND
+    _AS_COMMAND = True
     _pin_hash_seed_and_reexec()
     # A batch system's SIGTERM is handled like Ctrl-C: finished cells are kept, the run is marked
     # interrupted and its table written.

@@ -285,6 +285,12 @@ class Executor(Component):
         """CPU threads each cell may use (numerical libraries are pinned to this)."""
         return 1
 
+    def runs_cells_here(self) -> bool:
+        """Whether cells run in this process (then ``workbench run`` pins its own string hashing,
+        re-executing itself if needed). Default ``True``; an executor whose cells all run in
+        other processes returns ``False``."""
+        return True
+
     def prepare(self, plans: Sequence[Mapping[str, Any]]) -> None:
         """Called as soon as the plans of the cells to run are known, before the runner writes the
         run's files: start what is slow to start (worker processes, a cluster) so that it overlaps

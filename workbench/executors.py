@@ -64,6 +64,9 @@ class LocalExecutor(Executor):
     def threads_per_cell(self) -> int:
         return self.params.threads_per_cell or max(1, available_cpus() // self.params.jobs)
 
+    def runs_cells_here(self) -> bool:
+        return self.params.jobs == 1
+
     def prepare(self, plans: Sequence[Mapping[str, Any]]) -> None:
         # The server process that forks the workers takes most of a second to import the
         # kernel, the plugins and their frameworks; started now, it does so while the runner

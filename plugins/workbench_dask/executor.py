@@ -67,6 +67,9 @@ class DaskExecutor(Executor):
     def contract_params(cls) -> list[dict[str, Any]]:
         return [{}, {"cluster": "slurm", "cluster_options": {"cores": 4, "memory": "8GB"}, "jobs": 8}]
 
+    def runs_cells_here(self) -> bool:
+        return False
+
     def threads_per_cell(self) -> int:
         return self.params.threads_per_cell
 

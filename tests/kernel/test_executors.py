@@ -56,9 +56,32 @@ class Faulty(workbench.Model):
         return np.full(len(table), self.value_)
 
 
+class InThreads(workbench.Executor):
+    name = "in-threads"
+    summary = "Runs cells in threads of this process (as CONTRIBUTING's example executor)."
+
+    class Params(workbench.Params):
+        jobs: int = 2
+
+    def run(self, tasks, sink, on_outcome):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from workbench.cell import run_task
+
+        with ThreadPoolExecutor(self.params.jobs) as pool:
+            for outcomes in pool.map(lambda task: run_task(task, sink), tasks):
+                for outcome in outcomes:
+                    on_outcome(outcome)
+
+
 @workbench.hookimpl
 def register_models(register):
     register(Faulty)
+
+
+@workbench.hookimpl
+def register_executors(register):
+    register(InThreads)
 '''
 
 
@@ -112,13 +135,16 @@ def test_a_component_calling_sys_exit_fails_its_cell_and_the_run_goes_on(tmp_pat
 def test_string_hashing_is_pinned_in_the_cli_and_in_workers(tmp_path, faulty_site):
     study = faulty_study(tmp_path, ["set-order"], repeats=2)
     tables = []
-    for name, extra, hash_seed in (("a", [], "123"), ("b", ["--jobs", "2"], "456"), ("c", [], "789")):
+    # "d": --jobs 2 skips the early re-execution, but this executor runs cells in the parent,
+    # which therefore re-executes itself pinned once the executor is known.
+    for name, extra, hash_seed in (("a", [], "123"), ("b", ["--jobs", "2"], "456"), ("c", [], "789"),
+                                   ("d", ["--jobs", "2", "--executor", "in-threads"], "321")):
         run = run_cli("run", str(study), "--runs-root", str(tmp_path / name), "-q", *extra, env={"PYTHONHASHSEED": hash_seed})
         assert run.returncode == 0, run.stderr
         [run_dir] = list((tmp_path / name / "faulty").iterdir())
         tables.append((run_dir / "results.csv").read_bytes())
         assert '"hash_seed": "0"' in (run_dir / "environment.json").read_text()
-    assert tables[0] == tables[1] == tables[2]
+    assert tables[0] == tables[1] == tables[2] == tables[3]
 
 
 @pytest.mark.parametrize("args, jobs", [
