@@ -235,10 +235,12 @@ def locate_estimator(path: str) -> None:
     if spec is None or not spec.submodule_search_locations:
         raise ComponentError("sklearn-estimator: scikit-learn is not installed; pip install scikit-learn")
     where = Path(next(iter(spec.submodule_search_locations))).joinpath(*module_name.split(".")[1:])
-    source = next((file for file in (where / "__init__.py", where.with_suffix(".py")) if file.is_file()), None)
-    if source is None:
+    # A stub file (.pyi) beside a lazily loading __init__.py also names what the module exports.
+    sources = [file for file in (where / "__init__.py", where / "__init__.pyi", where.with_suffix(".py")) if file.is_file()]
+    if not sources:
         raise ComponentError(f"sklearn-estimator: there is no module {module_name!r} in scikit-learn")
-    if class_name.startswith("_") or not re.search(rf"\b{re.escape(class_name)}\b", source.read_text(encoding="utf-8")):
+    named = re.compile(rf"\b{re.escape(class_name)}\b")
+    if class_name.startswith("_") or not any(named.search(file.read_text(encoding="utf-8")) for file in sources):
         raise ComponentError(f"sklearn-estimator: {path!r} is not a scikit-learn estimator class ({module_name} has no {class_name})")
 
 
