@@ -53,7 +53,7 @@ class LocalExecutor(Executor):
     summary = "Runs cells in this process (jobs: 1) or in N local worker processes (--jobs N)."
 
     class Params(Params):
-        jobs: int = Field(default=1, ge=1, le=4096, description="cells run at once; above 1 each runs in a spawned worker process")
+        jobs: int = Field(default=1, ge=1, le=4096, description="cells run at once; above 1 each runs in a worker process")
         threads_per_cell: int | None = Field(default=None, ge=1, le=4096,
                                              description="CPU threads per cell (default: the machine's CPUs divided by jobs)")
 
