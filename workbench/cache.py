@@ -56,24 +56,19 @@ def default_cache_root() -> Path:
 def canonical_json(obj: Any) -> str:
     """The JSON text a key is hashed from: sorted keys, pydantic models and arrays expanded."""
 
-    # Study validation digests every cell's plan, so the common cases are tested first (same
-    # output as the general branches below, which handle subclasses and other mappings).
+    # Study validation digests every cell's plan: plain values return at once. Keys are made
+    # strings here and sorted by json.dumps.
     plain = (str, int, float, bool, type(None))
 
     def convert(value: Any) -> Any:
-        kind = type(value)
-        if kind in plain:
+        if type(value) in plain:
             return value
-        if kind is dict:  # json.dumps sorts the keys
+        if isinstance(value, (dict, Mapping)):  # dict first: a plain dict skips the ABC check
             return {str(k): convert(v) for k, v in value.items()}
-        if kind is list:
+        if isinstance(value, (list, tuple)):
             return [convert(v) for v in value]
         if hasattr(value, "model_dump"):
             return convert(value.model_dump(mode="json"))
-        if isinstance(value, Mapping):
-            return {str(k): convert(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-        if isinstance(value, (list, tuple)):
-            return [convert(v) for v in value]
         if isinstance(value, np.ndarray):
             return {"__array_sha256__": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
                     "shape": list(value.shape), "dtype": str(value.dtype)}

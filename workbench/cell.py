@@ -17,7 +17,7 @@ import random
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,11 @@ FRAMEWORK_MODULES = {"torch": ("torch",), "sklearn": ("sklearn", "sklearn.base",
                      "matplotlib": ("matplotlib.figure", "matplotlib.backends.backend_agg")}
 """What worker processes import once, before they are forked, for each declared framework (and
 what the runner imports in the background for the figures)."""
+
+
+def framework_modules(frameworks: Iterable[str]) -> list[str]:
+    """The modules to import ahead of use for components declaring ``frameworks``."""
+    return list(dict.fromkeys(module for framework in frameworks for module in FRAMEWORK_MODULES.get(framework, (framework,))))
 
 
 def pin_threads(threads: int) -> None:

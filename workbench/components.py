@@ -172,7 +172,8 @@ class Model(Component):
         """Fit one model per sibling cell, together; ``contexts[i]`` is member ``i``'s context
         (its own curriculum in ``context.curriculum``, its own records, epoch hook and
         checkpoints). Return the fitted models in the same order. Only called when the class
-        declares :attr:`fit_together` and more than one sibling is pending."""
+        declares :attr:`fit_together` and more than one sibling is pending (the registry refuses
+        a model that declares it without overriding this)."""
         raise NotImplementedError(f"model {self.name!r} declares fit_together but does not implement fit_group")
 
     @abstractmethod

@@ -73,8 +73,7 @@ class LocalExecutor(Executor):
         # writes the run's files.
         if self.params.jobs > 1 and plans:
             pin_hash_seed()
-            _pool_context(preload_modules(plans))
-            if "forkserver" in multiprocessing.get_all_start_methods():
+            if _pool_context(preload_modules(plans)).get_start_method() == "forkserver":
                 from multiprocessing import forkserver
 
                 forkserver.ensure_running()
@@ -109,7 +108,7 @@ def _init_worker(events: Any) -> None:
 def preload_modules(plans: Sequence[Mapping[str, Any]]) -> list[str]:
     """Modules worth importing once, before worker processes are forked: the kernel, the
     plugin modules of the plans' components and the frameworks they declare."""
-    from .cell import FRAMEWORK_MODULES
+    from .cell import framework_modules
     from .registry import get_registry
     from .schema import PLAN_SECTIONS, SECTION_KINDS
 
@@ -125,9 +124,7 @@ def preload_modules(plans: Sequence[Mapping[str, Any]]) -> list[str]:
                 except Exception:
                     continue
                 modules[cls.__module__] = None
-                for framework in cls.frameworks:
-                    for module in FRAMEWORK_MODULES.get(framework, (framework,)):
-                        modules[module] = None
+                modules.update(dict.fromkeys(framework_modules(cls.frameworks)))
     return list(modules)
 
 

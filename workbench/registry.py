@@ -134,6 +134,9 @@ def component_problem(cls: Any, kind: str) -> str | None:
         return f"{kind} {cls.name!r}: Params must be a pydantic model (subclass workbench.Params)"
     if params.model_config.get("extra") != "forbid":
         return f"{kind} {cls.name!r}: Params must refuse unknown keys (subclass workbench.Params)"
+    if kind == "model" and cls.fit_together and cls.fit_group is base.fit_group:
+        return (f"model {cls.name!r} declares fit_together {tuple(cls.fit_together)} but does not implement fit_group, "
+                "which the kernel calls with the sibling cells")
     return None
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from . import atomic
 from .cache import Cache, digest
-from .cell import FRAMEWORK_MODULES, RESULT_FILE, CellOutcome, CellTask, hash_seed_pinned
+from .cell import RESULT_FILE, CellOutcome, CellTask, framework_modules, hash_seed_pinned
 from .components import Executor
 from .errors import WorkbenchError
 from .progress import NullSink, ProgressSink
@@ -432,7 +432,7 @@ class Runner:
                 frameworks = registry.get("figure", spec.use).frameworks
             except Exception:  # an unknown figure is reported when it is drawn
                 continue
-            modules.update(dict.fromkeys(m for framework in frameworks for m in FRAMEWORK_MODULES.get(framework, (framework,))))
+            modules.update(dict.fromkeys(framework_modules(frameworks)))
         return list(modules)
 
     def finish(self, result: RunResult) -> None:

@@ -134,6 +134,34 @@ def test_an_abstract_component_is_refused_with_what_it_lacks(tmp_path, monkeypat
     monkeypatch.syspath_prepend(str(site))
     registry = load_registry(entry_points_in(site))
     assert "does not implement predict" in registry.failures[0].error
+
+
+def test_a_model_declaring_fit_together_without_fit_group_is_refused(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    write_module(site, "wb_together", """
+        import numpy as np
+        import workbench
+
+        class Alone(workbench.Model):
+            name = "alone"
+            summary = "declares sibling groups but fits one cell at a time"
+            tasks = frozenset({"regression"})
+            fit_together = ("curriculum",)
+            def fit(self, train, context):
+                pass
+            def predict(self, table):
+                return np.zeros(len(table))
+
+        @workbench.hookimpl
+        def register_models(register):
+            register(Alone)
+    """)
+    make_distribution(site, "together-plugin", "1.0", {"together": "wb_together"})
+    monkeypatch.syspath_prepend(str(site))
+    registry = load_registry(entry_points_in(site))
+    assert "alone" not in registry.names("model")
+    assert "declares fit_together ('curriculum',) but does not implement fit_group" in registry.failures[0].error
     assert "half" not in registry.names("model")
 
 
