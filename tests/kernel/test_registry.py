@@ -113,10 +113,18 @@ def test_broken_plugins_are_reported_and_the_rest_still_load(tmp_path, monkeypat
     assert "roc-auc" in registry.names("metric")
 
 
-def test_an_abstract_component_is_refused_with_what_it_lacks(tmp_path, monkeypatch):
+def registry_of_one_plugin(tmp_path, monkeypatch, module: str, source: str):
+    """The registry loaded from a single plugin module ``module`` installed with ``source``."""
     site = tmp_path / "site"
     site.mkdir()
-    write_module(site, "wb_abstract", """
+    write_module(site, module, source)
+    make_distribution(site, f"{module}-plugin", "1.0", {module.removeprefix("wb_"): module})
+    monkeypatch.syspath_prepend(str(site))
+    return load_registry(entry_points_in(site))
+
+
+def test_an_abstract_component_is_refused_with_what_it_lacks(tmp_path, monkeypatch):
+    registry = registry_of_one_plugin(tmp_path, monkeypatch, "wb_abstract", """
         import workbench
 
         class Half(workbench.Model):
@@ -130,16 +138,12 @@ def test_an_abstract_component_is_refused_with_what_it_lacks(tmp_path, monkeypat
         def register_models(register):
             register(Half)
     """)
-    make_distribution(site, "abstract-plugin", "1.0", {"abstract": "wb_abstract"})
-    monkeypatch.syspath_prepend(str(site))
-    registry = load_registry(entry_points_in(site))
     assert "does not implement predict" in registry.failures[0].error
+    assert "half" not in registry.names("model")
 
 
 def test_a_model_declaring_fit_together_without_fit_group_is_refused(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    site.mkdir()
-    write_module(site, "wb_together", """
+    registry = registry_of_one_plugin(tmp_path, monkeypatch, "wb_together", """
         import numpy as np
         import workbench
 
@@ -157,12 +161,8 @@ def test_a_model_declaring_fit_together_without_fit_group_is_refused(tmp_path, m
         def register_models(register):
             register(Alone)
     """)
-    make_distribution(site, "together-plugin", "1.0", {"together": "wb_together"})
-    monkeypatch.syspath_prepend(str(site))
-    registry = load_registry(entry_points_in(site))
     assert "alone" not in registry.names("model")
     assert "declares fit_together ('curriculum',) but does not implement fit_group" in registry.failures[0].error
-    assert "half" not in registry.names("model")
 
 
 def test_the_process_registry_is_cached_and_resettable():
